@@ -1,0 +1,138 @@
+"""The spike as an autograd function: a true step forward, a surrogate backward.
+
+``spike(v_mem, spike_threshold, surrogate)`` returns spikes with sinabs' forward
+semantics and, in the backward pass, ``grad_output * surrogate(v_mem, spike_threshold)``
+in place of the step's derivative (which is zero almost everywhere).
+
+Modes (as sinabs' ``SingleSpike``, ``MultiSpike`` and ``MaxSpike``):
+
+* ``"single"``: ``(v >= thr)``, at most one spike per step;
+* ``"multi"``: ``(v > 0) * trunc(v / thr)``, one spike per threshold crossed;
+* ``"max"``: ``multi`` clamped at ``max_spikes``.
+
+Unlike sinabs, a threshold tensor that requires grad receives the consistent gradient
+``-grad_output * surrogate`` (summed over broadcast dimensions), so thresholds can be
+learned.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Optional, Union
+
+import torch
+
+from .surrogates import Surrogate, check_threshold
+
+__all__ = ["spike", "SpikeFunction", "spike_forward", "reset_subtract", "reset_to_value", "MODES"]
+
+MODES = ("single", "multi", "max")
+Threshold = Union[float, torch.Tensor]
+
+
+def spike_forward(v_mem: torch.Tensor, spike_threshold: Threshold, mode: str = "single",
+                  max_spikes: Optional[int] = None) -> torch.Tensor:
+    """The forward staircase alone (no autograd), in the dtype of ``v_mem``."""
+    if mode == "single":
+        return (v_mem >= spike_threshold).to(v_mem.dtype)
+    spikes = (v_mem > 0) * torch.div(v_mem, spike_threshold, rounding_mode="trunc")
+    if mode == "max":
+        spikes = torch.clamp(spikes, max=max_spikes)
+    return spikes.to(v_mem.dtype)
+
+
+def _reduce_to(grad: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Sum ``grad`` over the dimensions that ``like`` was broadcast along."""
+    reduced = grad.sum() if like.dim() == 0 else grad.sum_to_size(like.shape)
+    return reduced.reshape(like.shape).to(like.dtype)
+
+
+class SpikeFunction(torch.autograd.Function):
+    """Autograd function behind :func:`spike`; call :func:`spike` instead."""
+
+    @staticmethod
+    def forward(ctx, v_mem, spike_threshold, surrogate, mode, max_spikes):
+        threshold_is_tensor = isinstance(spike_threshold, torch.Tensor)
+        # Backward needs v_mem, plus the threshold when it is a tensor; nothing else.
+        if threshold_is_tensor:
+            ctx.save_for_backward(v_mem, spike_threshold)
+        else:
+            ctx.save_for_backward(v_mem)
+            ctx.spike_threshold = spike_threshold
+        ctx.surrogate = surrogate
+        return spike_forward(v_mem, spike_threshold, mode, max_spikes)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        saved = ctx.saved_tensors
+        v_mem = saved[0]
+        spike_threshold = saved[1] if len(saved) > 1 else ctx.spike_threshold
+        surrogate_grad = ctx.surrogate.grad(v_mem, spike_threshold)
+        grad_v = grad_output * surrogate_grad
+        grad_threshold = None
+        if len(saved) > 1 and ctx.needs_input_grad[1]:
+            grad_threshold = _reduce_to(-grad_v, spike_threshold)
+        return (grad_v if ctx.needs_input_grad[0] else None), grad_threshold, None, None, None
+
+
+def _check_spike_args(v_mem, spike_threshold, surrogate, mode, max_spikes) -> None:
+    if not isinstance(v_mem, torch.Tensor) or not v_mem.is_floating_point():
+        raise ValueError(f"v_mem must be a floating-point tensor; got {type(v_mem).__name__}"
+                         + (f" of dtype {v_mem.dtype}" if isinstance(v_mem, torch.Tensor) else ""))
+    check_threshold(spike_threshold)
+    if not isinstance(surrogate, Surrogate):
+        raise ValueError("surrogate must be a sgexplore Surrogate instance "
+                         f"(e.g. Gaussian()); got {surrogate!r}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
+    if mode == "max":
+        if isinstance(max_spikes, bool) or not isinstance(max_spikes, numbers.Integral) or max_spikes < 1:
+            raise ValueError(f"max_spikes must be an integer in [1, inf) for mode='max'; got {max_spikes!r}")
+    elif max_spikes is not None:
+        raise ValueError(f"max_spikes is only used with mode='max'; got max_spikes={max_spikes!r} "
+                         f"with mode={mode!r}")
+
+
+def spike(v_mem: torch.Tensor, spike_threshold: Threshold = 1.0, surrogate: Surrogate = None,
+          mode: str = "single", max_spikes: Optional[int] = None) -> torch.Tensor:
+    """Spikes of ``v_mem`` with a surrogate gradient.
+
+    Args:
+        v_mem: membrane potential, any shape, float16/bfloat16/float32/float64, CPU or CUDA.
+        spike_threshold: a number > 0, or a tensor broadcastable to ``v_mem``; a tensor
+            that requires grad gets ``-grad_output * surrogate``.
+        surrogate: a :class:`~sgexplore.surrogates.Surrogate`, e.g. ``MultiGaussian()``.
+        mode: ``"single"``, ``"multi"`` or ``"max"`` (see the module docstring).
+        max_spikes: the cap for ``mode="max"``.
+
+    Returns:
+        The spike tensor, same shape and dtype as ``v_mem``. Its backward is exactly
+        ``grad_output * surrogate(v_mem, spike_threshold)``.
+    """
+    _check_spike_args(v_mem, spike_threshold, surrogate, mode, max_spikes)
+    return SpikeFunction.apply(v_mem, spike_threshold, surrogate, mode, max_spikes)
+
+
+def reset_subtract(v_mem: torch.Tensor, spikes: torch.Tensor, spike_threshold: Threshold,
+                   detach: bool = False) -> torch.Tensor:
+    """Subtract ``spikes * spike_threshold`` (one threshold per spike).
+
+    With ``detach=True`` no gradient flows through the reset; with ``False`` it flows
+    through ``spikes`` and so through the surrogate. Zenke & Vogels (2021) show that
+    this choice decides how much the surrogate's scale matters.
+    """
+    fired = spikes.detach() if detach else spikes
+    return v_mem - fired * spike_threshold
+
+
+def reset_to_value(v_mem: torch.Tensor, spikes: torch.Tensor, reset_value: float = 0.0,
+                   detach: bool = False) -> torch.Tensor:
+    """Set neurons that spiked to ``reset_value``; leave the others untouched.
+
+    (sinabs' ``MembraneReset`` adds ``reset_value`` to every neuron; here only neurons
+    that spiked move.) With ``detach=False`` the gradient flows through the spike.
+    """
+    fired = torch.clamp(spikes, max=1.0)
+    if detach:
+        fired = fired.detach()
+    return v_mem * (1 - fired) + fired * reset_value

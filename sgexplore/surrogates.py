@@ -1,0 +1,785 @@
+"""Surrogate derivatives for the spike's step function.
+
+A surrogate is a small frozen dataclass called as ``surrogate(v_mem, spike_threshold)``.
+It returns the value that replaces dS/dv (the derivative of the spike S with respect to
+the membrane potential) in the backward pass. That is sinabs' ``surrogate_grad_fn``
+signature, so every object here can be handed to a sinabs layer unchanged.
+
+Every parameter is declared once (see :mod:`sgexplore.params`): default, valid range,
+slider range and step, log or linear, absolute or relative to the threshold, and its
+meaning. Validation, the widgets and the README table read that declaration.
+
+The sinabs family (``Heaviside``, ``Gaussian``, ``MultiGaussian``, ``SingleExponential``,
+``PeriodicExponential``) reproduces sinabs 3.1.3 numerically, quirks included; each
+docstring says what the code computes, which is not always what sinabs' docstring says.
+
+Notation: ``x = v_mem - spike_threshold``, ``thr = spike_threshold``,
+``N(x; m, s)`` is the normal density with mean m and standard deviation s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Callable, ClassVar, Dict, Optional, Type, TypeVar, Union
+
+import torch
+
+from .params import Param, param, params_of, validate_value
+
+__all__ = [
+    "Surrogate", "register", "registry", "create", "check_threshold",
+    "Heaviside", "Gaussian", "MultiGaussian", "SingleExponential",
+    "PeriodicExponential", "PeriodicExponentialSymmetric",
+    "FastSigmoid", "ArcTan", "SigmoidDerivative", "Triangle", "DampenedTriangle",
+    "Box", "StraightThrough", "TrueGradient",
+]
+
+Threshold = Union[float, torch.Tensor]
+S = TypeVar("S", bound=type)
+
+# sinabs builds sqrt(2*pi) from a float32 tensor; the Gaussians keep that constant
+# (and its float32 product with sigma) so values match sinabs to the last bit.
+_SQRT_2PI_F32 = torch.sqrt(2 * torch.tensor(math.pi))
+
+# Shared declarations: the same meaning wherever they appear.
+_GRAD_SCALE = dict(low=0.0, slider=(0.01, 100.0, 0.1), log=True,
+                   doc="multiplies the whole surrogate (its height and its area)")
+
+
+def _grad_scale(default: float = 1.0):
+    return param(default, **_GRAD_SCALE)
+
+
+def check_threshold(spike_threshold: Threshold) -> None:
+    """Raise ValueError unless every threshold is a finite number > 0."""
+    if isinstance(spike_threshold, torch.Tensor):
+        ok = bool(torch.all(torch.isfinite(spike_threshold) & (spike_threshold > 0)))
+        shown = "a tensor with a non-positive or non-finite entry"
+    elif isinstance(spike_threshold, numbers.Real) and not isinstance(spike_threshold, bool):
+        ok = math.isfinite(spike_threshold) and spike_threshold > 0
+        shown = repr(spike_threshold)
+    else:
+        raise ValueError(
+            "spike_threshold must be a number or tensor in (0, inf); "
+            f"got {type(spike_threshold).__name__}")
+    if not ok:
+        raise ValueError(f"spike_threshold must be in (0, inf); got {shown}")
+
+
+def _as_float(spike_threshold: Threshold) -> float:
+    if isinstance(spike_threshold, torch.Tensor):
+        if spike_threshold.numel() != 1:
+            raise ValueError("peak/area/plots need a single spike_threshold; got a tensor "
+                             f"of shape {tuple(spike_threshold.shape)}")
+        spike_threshold = float(spike_threshold)
+    check_threshold(spike_threshold)
+    return float(spike_threshold)
+
+
+def normal_pdf(x: torch.Tensor, mu: float, sigma_norm: float, sigma: float) -> torch.Tensor:
+    """N(x; mu, sigma), written as sinabs writes it; ``sigma_norm = sigma*sqrt(2 pi)``."""
+    return torch.exp(-((x - mu) ** 2) / (2 * sigma**2)) / sigma_norm
+
+
+def normal_cdf(x: torch.Tensor, mu: float, sigma: float) -> torch.Tensor:
+    return 0.5 * (1 + torch.erf((x - mu) / (sigma * math.sqrt(2.0))))
+
+
+class Surrogate:
+    """Base class: validation from declarations, peak, area and a numeric primitive.
+
+    Subclasses are frozen dataclasses that declare their parameters with
+    :func:`sgexplore.params.param` and implement :meth:`grad`. They may override
+    :meth:`primitive`, :meth:`peak` and :meth:`area` with closed forms; the base
+    class supplies numeric ones, so a user's own surrogate needs only ``grad``.
+    """
+
+    #: Text shown in the README table; subclasses fill these in.
+    formula: ClassVar[str] = ""
+    peak_formula: ClassVar[str] = "numeric"
+    area_formula: ClassVar[str] = "numeric"
+    reference: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        for name, declaration in params_of(self).items():
+            value = validate_value(type(self).__name__, name, declaration, getattr(self, name))
+            object.__setattr__(self, name, value)
+
+    # -- the surrogate ---------------------------------------------------------
+    def __call__(self, v_mem: torch.Tensor, spike_threshold: Threshold = 1.0) -> torch.Tensor:
+        """The surrogate dS/dv at ``v_mem`` (sinabs' ``surrogate_grad_fn`` signature)."""
+        check_threshold(spike_threshold)
+        return self.grad(v_mem, spike_threshold)
+
+    def grad(self, v_mem: torch.Tensor, spike_threshold: Threshold) -> torch.Tensor:
+        """The formula itself, without checks; the spike's backward calls this."""
+        raise NotImplementedError
+
+    # -- derived quantities ----------------------------------------------------
+    def length_scale(self, spike_threshold: float) -> float:
+        """Distance from the threshold within which the surrogate lives (for numerics)."""
+        return spike_threshold
+
+    def primitive(self, v_mem: torch.Tensor, spike_threshold: Threshold = 1.0) -> torch.Tensor:
+        """The smooth 'pretend forward' P whose derivative dP/dv is the surrogate.
+
+        P tends to 0 far below the threshold where the surrogate is integrable there.
+        This base version integrates numerically; built-ins give closed forms.
+        """
+        thr = _as_float(spike_threshold)
+        v = torch.as_tensor(v_mem)
+        L = self.length_scale(thr)
+        lo = min(float(v.min()), thr - 40 * L)
+        hi = max(float(v.max()), lo + L)
+        grid = torch.linspace(lo, hi, 200_001, dtype=torch.float64)
+        g = self.grad(grid, thr).to(torch.float64)
+        cumulative = torch.cat([g.new_zeros(1), torch.cumsum((g[1:] + g[:-1]) * 0.5 * (grid[1] - grid[0]), 0)])
+        values = _interp(v.to(torch.float64), grid, cumulative)
+        return values.to(v.dtype if v.is_floating_point() else torch.get_default_dtype())
+
+    def peak(self, spike_threshold: Threshold = 1.0) -> float:
+        """Largest value of the surrogate (found on a fine grid, then refined)."""
+        thr = _as_float(spike_threshold)
+        L = self.length_scale(thr)
+        grid = torch.linspace(thr - 20 * L, thr + 20 * L, 400_001, dtype=torch.float64)
+        values = self.grad(grid, thr)
+        i = int(torch.argmax(values))
+        step = float(grid[1] - grid[0])
+        fine = torch.linspace(float(grid[i]) - step, float(grid[i]) + step, 20_001, dtype=torch.float64)
+        return float(torch.max(self.grad(fine, thr)).clamp_min(values[i]))
+
+    def area(self, spike_threshold: Threshold = 1.0) -> float:
+        """Integral of the surrogate over all v (``inf`` when it does not decay)."""
+        thr = _as_float(spike_threshold)
+        L = self.length_scale(thr)
+        ends = torch.tensor([thr - 60 * L, thr + 60 * L], dtype=torch.float64)
+        return float(torch.diff(self.primitive(ends, thr))[0])
+
+    # -- introspection ---------------------------------------------------------
+    @classmethod
+    def params(cls) -> Dict[str, Param]:
+        """Name -> declaration of every tunable parameter."""
+        return params_of(cls)
+
+    def values(self) -> Dict[str, float]:
+        """Name -> current value of every declared parameter."""
+        return {name: getattr(self, name) for name in self.params()}
+
+    def replace(self, **changes: float) -> "Surrogate":
+        """A copy with some parameters changed (validated like the constructor)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    idx = torch.searchsorted(xp, x.clamp(xp[0], xp[-1])).clamp(1, len(xp) - 1)
+    x0, x1, y0, y1 = xp[idx - 1], xp[idx], fp[idx - 1], fp[idx]
+    return y0 + (y1 - y0) * (x.clamp(xp[0], xp[-1]) - x0) / (x1 - x0)
+
+
+_REGISTRY: Dict[str, Type[Surrogate]] = {}
+
+
+def register(cls: Optional[S] = None, *, name: Optional[str] = None):
+    """Class decorator: make a surrogate appear in the registry, the explorers and the CLI.
+
+    A user's own surrogate registers the same way as the built-ins::
+
+        @register
+        @dataclass(frozen=True)
+        class Cosine(Surrogate):
+            width: float = param(1.0, low=0.0, low_open=True, slider=(0.1, 3.0, 0.1), doc="...")
+            def grad(self, v_mem, spike_threshold): ...
+    """
+
+    def decorate(klass: S) -> S:
+        if not (isinstance(klass, type) and issubclass(klass, Surrogate)):
+            raise TypeError(f"register() takes a Surrogate subclass; got {klass!r}")
+        if not dataclasses.is_dataclass(klass):
+            raise TypeError(f"{klass.__name__} must be a dataclass (use @dataclass(frozen=True))")
+        _REGISTRY[name or klass.__name__] = klass
+        return klass
+
+    return decorate(cls) if cls is not None else decorate
+
+
+def registry() -> Dict[str, Type[Surrogate]]:
+    """Name -> class of every registered surrogate (a copy; use :func:`register` to add)."""
+    return dict(_REGISTRY)
+
+
+def create(name: str, **values: float) -> Surrogate:
+    """Instantiate a registered surrogate by name, e.g. ``create("Gaussian", sigma=0.3)``."""
+    try:
+        cls = _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"surrogate must be one of {sorted(_REGISTRY)}; got {name!r}") from None
+    unknown = set(values) - set(cls.params())
+    if unknown:
+        raise ValueError(f"{name} has no parameter(s) {sorted(unknown)}; "
+                         f"its parameters are {list(cls.params())}")
+    return cls(**values)
+
+
+# ---------------------------------------------------------------------------
+# The sinabs family (numerically identical to sinabs 3.1.3)
+# ---------------------------------------------------------------------------
+
+@register
+@dataclass(frozen=True)
+class Heaviside(Surrogate):
+    """A one-sided step: ``1[v >= thr - window] / thr``.
+
+    The gradient is ``1/thr`` for every ``v`` at or above ``thr - window`` and 0 below;
+    it never returns to 0 above the threshold. ``window`` is an **absolute** distance
+    in membrane-potential units (sinabs' docstring calls it relative to the threshold,
+    but its code subtracts it directly; the two agree only at ``thr = 1``). With the
+    defaults and ``thr = 1`` the gradient is 1 for all ``v >= 0``: the straight-through
+    slope of the multi-spike staircase ``trunc(v/thr)``.
+    """
+
+    window: float = param(1.0, low=0.0, slider=(0.0, 3.0, 0.05),
+                          doc="distance below the threshold where the step starts (absolute)")
+
+    formula: ClassVar[str] = "1[v ≥ thr − window] / thr"
+    peak_formula: ClassVar[str] = "1/thr"
+    area_formula: ClassVar[str] = "∞ (one-sided)"
+    reference: ClassVar[str] = "sinabs 3.1.3 `Heaviside`"
+
+    def grad(self, v_mem, spike_threshold):
+        return (v_mem >= (spike_threshold - self.window)).to(_float_dtype(v_mem)) / spike_threshold
+
+    def primitive(self, v_mem, spike_threshold=1.0):
+        return torch.relu(v_mem - (spike_threshold - self.window)) / spike_threshold
+
+    def peak(self, spike_threshold=1.0):
+        return 1.0 / _as_float(spike_threshold)
+
+    def area(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return math.inf
+
+
+@register
+@dataclass(frozen=True)
+class Gaussian(Surrogate):
+    """``grad_scale * N(v - thr; mu, sigma)``: a normal density centred at ``thr + mu``.
+
+    ``mu`` and ``sigma`` are absolute (they do not scale with the threshold).
+    Peak ``grad_scale / (sigma sqrt(2 pi))``, area ``grad_scale``.
+    """
+
+    mu: float = param(0.0, slider=(-1.0, 1.0, 0.05),
+                      doc="shift of the bell's centre from the threshold (absolute)")
+    sigma: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 2.0, 0.05),
+                         doc="standard deviation of the bell (absolute)")
+    grad_scale: float = _grad_scale()
+
+    formula: ClassVar[str] = "grad_scale · N(x; mu, sigma)"
+    peak_formula: ClassVar[str] = "grad_scale / (sigma √(2π))"
+    area_formula: ClassVar[str] = "grad_scale"
+    reference: ClassVar[str] = "sinabs 3.1.3 `Gaussian`"
+
+    def length_scale(self, spike_threshold):
+        return self.sigma + abs(self.mu)
+
+    def grad(self, v_mem, spike_threshold):
+        norm = float(self.sigma * _SQRT_2PI_F32)
+        return normal_pdf(v_mem - spike_threshold, self.mu, norm, self.sigma) * self.grad_scale
+
+    def primitive(self, v_mem, spike_threshold=1.0):
+        return self.grad_scale * normal_cdf(v_mem - spike_threshold, self.mu, self.sigma)
+
+    def peak(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return self.grad_scale / (self.sigma * math.sqrt(2 * math.pi))
+
+    def area(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return self.grad_scale
+
+
+@register
+@dataclass(frozen=True)
+class MultiGaussian(Surrogate):
+    """Yin, Corradi & Bohté 2021: a Gaussian with two wide negative side lobes.
+
+    ``grad_scale * ((1+h) N(x; mu, sigma) - h N(x; sigma, s sigma) - h N(x; -sigma, s sigma))``.
+    The side lobes sit at ``±sigma`` and do **not** move with ``mu`` (as in sinabs).
+    The area is ``grad_scale (1 - h)``; ``h = 0`` gives the single Gaussian of sinabs
+    releases before 1.0.4. Yin et al.'s own code also multiplies by 0.5; use
+    ``grad_scale=0.5`` to match it. All parameters are absolute.
+    """
+
+    mu: float = param(0.0, slider=(-1.0, 1.0, 0.05),
+                      doc="shift of the central bell from the threshold (absolute; side lobes stay)")
+    sigma: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 2.0, 0.05),
+                         doc="width of the central bell; the side lobes sit at ±sigma (absolute)")
+    grad_scale: float = _grad_scale()
+    h: float = param(0.15, low=0.0, slider=(0.0, 0.5, 0.01),
+                     doc="depth of the negative side lobes")
+    s: float = param(6.0, low=0.0, low_open=True, slider=(1.0, 10.0, 0.5),
+                     doc="width of the side lobes, in units of sigma")
+
+    formula: ClassVar[str] = ("grad_scale · ((1+h) N(x; mu, σ) − h N(x; σ, sσ) − h N(x; −σ, sσ))")
+    peak_formula: ClassVar[str] = "numeric (≈ 0.878 at the defaults)"
+    area_formula: ClassVar[str] = "grad_scale (1 − h)"
+    reference: ClassVar[str] = ("Yin, Corradi & Bohté, Nat. Mach. Intell. 3:905 (2021); "
+                                "sinabs 3.1.3 `MultiGaussian`")
+
+    def length_scale(self, spike_threshold):
+        return self.s * self.sigma + abs(self.mu)
+
+    def grad(self, v_mem, spike_threshold):
+        x = v_mem - spike_threshold
+        wide = self.s * self.sigma
+        return (
+            (1 + self.h) * normal_pdf(x, self.mu, float(self.sigma * _SQRT_2PI_F32), self.sigma)
+            - self.h * normal_pdf(x, self.sigma, float(wide * _SQRT_2PI_F32), wide)
+            - self.h * normal_pdf(x, -self.sigma, float(wide * _SQRT_2PI_F32), wide)
+        ) * self.grad_scale
+
+    def primitive(self, v_mem, spike_threshold=1.0):
+        x = v_mem - spike_threshold
+        wide = self.s * self.sigma
+        return self.grad_scale * (
+            (1 + self.h) * normal_cdf(x, self.mu, self.sigma)
+            - self.h * normal_cdf(x, self.sigma, wide)
+            - self.h * normal_cdf(x, -self.sigma, wide))
+
+    def area(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return self.grad_scale * (1 - self.h)
+
+
+@register
+@dataclass(frozen=True)
+class SingleExponential(Surrogate):
+    """Shrestha & Orchard 2018 (SLAYER): ``grad_scale/a * exp(-|v - thr| / a)``, ``a = thr * grad_width``.
+
+    ``grad_width`` is **relative** to the threshold. Peak ``grad_scale / (thr grad_width)``,
+    area ``2 grad_scale`` (sinabs follows slayerPytorch, without lava-dl's factor 1/2).
+    """
+
+    grad_width: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 2.0, 0.05), relative=True,
+                              doc="decay length of the exponential, in units of the threshold")
+    grad_scale: float = _grad_scale()
+
+    formula: ClassVar[str] = "grad_scale/(thr·w) · exp(−|x| / (thr·w))"
+    peak_formula: ClassVar[str] = "grad_scale / (thr · w)"
+    area_formula: ClassVar[str] = "2 · grad_scale"
+    reference: ClassVar[str] = "Shrestha & Orchard, NeurIPS 2018 (SLAYER); sinabs 3.1.3 `SingleExponential`"
+
+    def length_scale(self, spike_threshold):
+        return spike_threshold * self.grad_width
+
+    def grad(self, v_mem, spike_threshold):
+        abs_width = spike_threshold * self.grad_width
+        return self.grad_scale / abs_width * torch.exp(-torch.abs(v_mem - spike_threshold) / abs_width)
+
+    def primitive(self, v_mem, spike_threshold=1.0):
+        a = spike_threshold * self.grad_width
+        x = v_mem - spike_threshold
+        below = torch.exp(torch.clamp(x, max=0) / a)
+        above = 2 - torch.exp(-torch.clamp(x, min=0) / a)
+        return self.grad_scale * torch.where(x < 0, below, above)
+
+    def peak(self, spike_threshold=1.0):
+        return self.grad_scale / (_as_float(spike_threshold) * self.grad_width)
+
+    def area(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return 2 * self.grad_scale
+
+
+@register
+@dataclass(frozen=True)
+class PeriodicExponential(Surrogate):
+    """Weidel & Sheik 2021 (WaveSense), for multi-spike neurons, exactly as sinabs 3.1.3.
+
+    Below the threshold: ``grad_scale * exp(-|v - thr| / grad_width)``. At and above it,
+    a peak of height ``grad_scale`` at every multiple ``n*thr`` (n >= 1), with troughs
+    ``grad_scale * exp(-thr/grad_width)`` half-way between. Above the threshold each lobe
+    decays **twice as fast** (``exp(-2|v - n thr| / grad_width)``): sinabs maps the
+    distance to the nearest multiple with slope 2. Use
+    :class:`PeriodicExponentialSymmetric` for lobes of equal width. ``grad_width`` is
+    **absolute** (unlike :class:`SingleExponential`). The area is infinite.
+    """
+
+    grad_width: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 2.0, 0.05),
+                              doc="decay length of each lobe (absolute; halved above threshold)")
+    grad_scale: float = _grad_scale()
+
+    formula: ClassVar[str] = ("grad_scale · exp(−|z| / w), z = x below thr, "
+                              "z = thr·(2·frac(v/thr − ½) − 1) at and above")
+    peak_formula: ClassVar[str] = "grad_scale (at every n·thr)"
+    area_formula: ClassVar[str] = "∞ (periodic)"
+    reference: ClassVar[str] = "Weidel & Sheik, arXiv:2111.01456 (2021); sinabs 3.1.3 `PeriodicExponential`"
+
+    #: How fast the distance to the nearest multiple of thr grows above threshold.
+    supra_slope: ClassVar[float] = 2.0
+
+    def _periodic_distance(self, v_mem, spike_threshold):
+        vmem_normalized = v_mem / spike_threshold - 0.5
+        fraction = vmem_normalized - torch.floor(vmem_normalized)
+        return spike_threshold * (2 * fraction - 1)
+
+    def grad(self, v_mem, spike_threshold):
+        below = (v_mem - spike_threshold) * (v_mem < spike_threshold)
+        above = self._periodic_distance(v_mem, spike_threshold) * (v_mem >= spike_threshold)
+        return self.grad_scale * torch.exp(-torch.abs(above + below) / self.grad_width)
+
+    def primitive(self, v_mem, spike_threshold=1.0):
+        w, k, thr = self.grad_width, self.supra_slope, spike_threshold
+        half = k * thr / 2  # the distance z runs over [-half, half) within a period
+        per_period = (2 * w / k) * (1 - math.exp(-half / w)) if not torch.is_tensor(thr) \
+            else (2 * w / k) * (1 - torch.exp(-half / w))
+
+        def running(v):  # integral of the supra-threshold part from v = thr/2 to v
+            u = v / thr - 0.5
+            z = self._periodic_distance(v, thr) * (k / 2)
+            tail = torch.as_tensor(half / w, dtype=z.dtype)
+            partial = torch.where(
+                z < 0,
+                w * (torch.exp(torch.clamp(z, max=0) / w) - torch.exp(-tail)),
+                w * (1 - torch.exp(-tail)) + w * (1 - torch.exp(-torch.clamp(z, min=0) / w)))
+            return torch.floor(u) * per_period + partial / k
+
+        v = torch.as_tensor(v_mem)
+        at_thr = running(torch.full_like(v, 1.0) * thr)
+        above = w + running(torch.maximum(v, v.new_tensor(0.0) + thr)) - at_thr
+        below = w * torch.exp(torch.clamp(v - thr, max=0) / w)
+        return self.grad_scale * torch.where(v < thr, below, above)
+
+    def peak(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return self.grad_scale
+
+    def area(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return math.inf
+
+
+@register
+@dataclass(frozen=True)
+class PeriodicExponentialSymmetric(PeriodicExponential):
+    """:class:`PeriodicExponential` with lobes of equal width on both sides.
+
+    Above the threshold the lobe around each ``n*thr`` is ``grad_scale * exp(-|v - n thr| / grad_width)``,
+    the same decay as below the threshold (the pre-2023 sinabs shape, with peaks of
+    height ``grad_scale``). Troughs ``grad_scale * exp(-thr / (2 grad_width))``.
+    """
+
+    formula: ClassVar[str] = "grad_scale · exp(−|v − n·thr| / w), n the nearest multiple (n ≥ 1) above thr"
+    reference: ClassVar[str] = "Weidel & Sheik 2021, symmetric variant"
+    supra_slope: ClassVar[float] = 1.0
+
+    def _periodic_distance(self, v_mem, spike_threshold):
+        vmem_normalized = v_mem / spike_threshold - 0.5
+        fraction = vmem_normalized - torch.floor(vmem_normalized)
+        return spike_threshold * (fraction - 0.5)
+
+
+# ---------------------------------------------------------------------------
+# The field's other standard surrogates
+# ---------------------------------------------------------------------------
+
+@register
+@dataclass(frozen=True)
+class FastSigmoid(Surrogate):
+    """SuperSpike / fast sigmoid (Zenke & Ganguli 2018): ``grad_scale / (slope |x| + 1)^2``.
+
+    Peak ``grad_scale``, area ``2 grad_scale / slope``: a steeper slope with a fixed
+    peak means less total gradient. Zenke & Vogels' (2021) "asymptotic" form, whose
+    peak grows with the slope, is ``grad_scale = slope``. ``slope`` is absolute (1/voltage).
+    """
+
+    slope: float = param(10.0, low=0.0, low_open=True, slider=(0.1, 1000.0, 0.1), log=True,
+                         doc="steepness (inverse width, 1/voltage; absolute)")
+    grad_scale: float = _grad_scale()
+
+    formula: ClassVar[str] = "grad_scale / (slope·|x| + 1)²"
+    peak_formula: ClassVar[str] = "grad_scale"
+    area_formula: ClassVar[str] = "2 · grad_scale / slope"
+    reference: ClassVar[str] = "Zenke & Ganguli, Neural Comput. 30:1514 (2018)"
+
+    def length_scale(self, spike_threshold):
+        return 1.0 / self.slope
+
+    def grad(self, v_mem, spike_threshold):
+        return self.grad_scale / (self.slope * torch.abs(v_mem - spike_threshold) + 1) ** 2
+
+    def primitive(self, v_mem, spike_threshold=1.0):
+        x = v_mem - spike_threshold
+        k = self.slope
+        tail = 1 / (k * (k * torch.abs(x) + 1))
+        return self.grad_scale * torch.where(x < 0, tail, 2 / k - tail)
+
+    def peak(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return self.grad_scale
+
+    def area(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return 2 * self.grad_scale / self.slope
+
+
+@register
+@dataclass(frozen=True)
+class ArcTan(Surrogate):
+    """Arctan (Fang et al. 2021): ``grad_scale * (alpha/2) / (1 + (pi alpha x / 2)^2)``.
+
+    The derivative of ``arctan(pi alpha x / 2)/pi + 1/2``. Peak ``grad_scale alpha / 2``
+    (1 at the default alpha = 2), area ``grad_scale``. ``alpha`` is absolute.
+    """
+
+    alpha: float = param(2.0, low=0.0, low_open=True, slider=(0.1, 10.0, 0.1),
+                         doc="steepness (1/voltage; absolute)")
+    grad_scale: float = _grad_scale()
+
+    formula: ClassVar[str] = "grad_scale · (alpha/2) / (1 + (π·alpha·x/2)²)"
+    peak_formula: ClassVar[str] = "grad_scale · alpha / 2"
+    area_formula: ClassVar[str] = "grad_scale"
+    reference: ClassVar[str] = "Fang et al., ICCV 2021"
+
+    def length_scale(self, spike_threshold):
+        return 100.0 / self.alpha  # heavy tails: integrate far out
+
+    def grad(self, v_mem, spike_threshold):
+        x = v_mem - spike_threshold
+        return self.grad_scale * (self.alpha / 2) / (1 + (math.pi * self.alpha * x / 2) ** 2)
+
+    def primitive(self, v_mem, spike_threshold=1.0):
+        x = v_mem - spike_threshold
+        return self.grad_scale * (torch.atan(math.pi * self.alpha * x / 2) / math.pi + 0.5)
+
+    def peak(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return self.grad_scale * self.alpha / 2
+
+    def area(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return self.grad_scale
+
+
+@register
+@dataclass(frozen=True)
+class SigmoidDerivative(Surrogate):
+    """Derivative of the logistic sigmoid: ``grad_scale * slope * s(slope x) * s(-slope x)``.
+
+    Written with two sigmoids so it never overflows (snntorch's ``exp(-kx)/(exp(-kx)+1)^2``
+    turns into NaN far below threshold). Peak ``grad_scale slope / 4`` (2.5 at the default
+    slope 10, Zenke & Vogels' beta; slope 4 gives peak 1), area ``grad_scale``. ``slope`` is absolute.
+    """
+
+    slope: float = param(10.0, low=0.0, low_open=True, slider=(0.1, 1000.0, 0.1), log=True,
+                         doc="steepness (1/voltage; absolute)")
+    grad_scale: float = _grad_scale()
+
+    formula: ClassVar[str] = "grad_scale · slope · σ(slope·x) · σ(−slope·x)"
+    peak_formula: ClassVar[str] = "grad_scale · slope / 4"
+    area_formula: ClassVar[str] = "grad_scale"
+    reference: ClassVar[str] = "Zenke & Vogels, Neural Comput. 33:899 (2021), sigmoid′"
+
+    def length_scale(self, spike_threshold):
+        return 1.0 / self.slope
+
+    def grad(self, v_mem, spike_threshold):
+        z = self.slope * (v_mem - spike_threshold)
+        return self.grad_scale * self.slope * torch.sigmoid(z) * torch.sigmoid(-z)
+
+    def primitive(self, v_mem, spike_threshold=1.0):
+        return self.grad_scale * torch.sigmoid(self.slope * (v_mem - spike_threshold))
+
+    def peak(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return self.grad_scale * self.slope / 4
+
+    def area(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return self.grad_scale
+
+
+def triangle(x: torch.Tensor, half_width, height) -> torch.Tensor:
+    """``height * max(0, 1 - |x| / half_width)``."""
+    return height * torch.clamp(1 - torch.abs(x) / half_width, min=0)
+
+
+def triangle_primitive(x: torch.Tensor, half_width, height) -> torch.Tensor:
+    c = torch.maximum(torch.minimum(x, x.new_tensor(0.0) + half_width), x.new_tensor(0.0) - half_width)
+    return height * (half_width / 2 + c - c * torch.abs(c) / (2 * half_width))
+
+
+@register
+@dataclass(frozen=True)
+class Triangle(Surrogate):
+    """Piecewise-linear (Esser et al. 2016): ``grad_scale * max(0, 1 - |x| / grad_width)``.
+
+    Peak ``grad_scale``, area ``grad_scale * grad_width``. ``grad_width`` (the half-width)
+    is absolute.
+    """
+
+    grad_width: float = param(1.0, low=0.0, low_open=True, slider=(0.05, 3.0, 0.05),
+                              doc="half-width of the triangle (absolute)")
+    grad_scale: float = _grad_scale()
+
+    formula: ClassVar[str] = "grad_scale · max(0, 1 − |x| / w)"
+    peak_formula: ClassVar[str] = "grad_scale"
+    area_formula: ClassVar[str] = "grad_scale · w"
+    reference: ClassVar[str] = "Esser et al., PNAS 113:11441 (2016)"
+
+    def length_scale(self, spike_threshold):
+        return self.grad_width
+
+    def grad(self, v_mem, spike_threshold):
+        return triangle(v_mem - spike_threshold, self.grad_width, self.grad_scale)
+
+    def primitive(self, v_mem, spike_threshold=1.0):
+        return triangle_primitive(v_mem - spike_threshold, self.grad_width, self.grad_scale)
+
+    def peak(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return self.grad_scale
+
+    def area(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return self.grad_scale * self.grad_width
+
+
+@register
+@dataclass(frozen=True)
+class DampenedTriangle(Surrogate):
+    """Bellec et al. 2018 (LSNN): ``dampening / thr * max(0, 1 - |v - thr| / thr)``.
+
+    The LSNN pseudo-derivative ``dampening * max(0, 1 - |v_scaled|)`` with
+    ``v_scaled = (v - thr)/thr``, taken with respect to ``v`` (hence the ``1/thr``).
+    The half-width is the threshold itself (**relative**). Peak ``dampening/thr``,
+    area ``dampening``; Bellec et al. use 0.3 to keep BPTT through many steps stable.
+    """
+
+    dampening: float = param(0.3, low=0.0, slider=(0.0, 2.0, 0.05),
+                             doc="height of the triangle in units of 1/thr (Bellec et al.: 0.3)")
+
+    formula: ClassVar[str] = "dampening/thr · max(0, 1 − |x| / thr)"
+    peak_formula: ClassVar[str] = "dampening / thr"
+    area_formula: ClassVar[str] = "dampening"
+    reference: ClassVar[str] = "Bellec et al., NeurIPS 2018 (LSNN)"
+
+    def grad(self, v_mem, spike_threshold):
+        return triangle(v_mem - spike_threshold, spike_threshold, self.dampening / spike_threshold)
+
+    def primitive(self, v_mem, spike_threshold=1.0):
+        return triangle_primitive(v_mem - spike_threshold, spike_threshold, self.dampening / spike_threshold)
+
+    def peak(self, spike_threshold=1.0):
+        return self.dampening / _as_float(spike_threshold)
+
+    def area(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return self.dampening
+
+
+@register
+@dataclass(frozen=True)
+class Box(Surrogate):
+    """A two-sided box: ``grad_scale / (2 grad_width)`` for ``|x| < grad_width``, else 0.
+
+    Normalised to area ``grad_scale``; peak ``grad_scale / (2 grad_width)``.
+    ``grad_width`` (the half-width) is absolute.
+    """
+
+    grad_width: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 3.0, 0.05),
+                              doc="half-width of the box (absolute)")
+    grad_scale: float = _grad_scale()
+
+    formula: ClassVar[str] = "grad_scale/(2w) · 1[|x| < w]"
+    peak_formula: ClassVar[str] = "grad_scale / (2w)"
+    area_formula: ClassVar[str] = "grad_scale"
+    reference: ClassVar[str] = "rectangular pseudo-derivative (e.g. Wu et al., Front. Neurosci. 2018)"
+
+    def length_scale(self, spike_threshold):
+        return self.grad_width
+
+    def grad(self, v_mem, spike_threshold):
+        inside = torch.abs(v_mem - spike_threshold) < self.grad_width
+        return inside.to(_float_dtype(v_mem)) * (self.grad_scale / (2 * self.grad_width))
+
+    def primitive(self, v_mem, spike_threshold=1.0):
+        x = v_mem - spike_threshold
+        return self.grad_scale * torch.clamp((x + self.grad_width) / (2 * self.grad_width), 0, 1)
+
+    def peak(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return self.grad_scale / (2 * self.grad_width)
+
+    def area(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return self.grad_scale
+
+
+@register
+@dataclass(frozen=True)
+class StraightThrough(Surrogate):
+    """Straight-through estimator: the constant ``grad_scale`` everywhere.
+
+    The pretend forward is a line of slope ``grad_scale`` through 1/2 at the threshold.
+    Area infinite.
+    """
+
+    grad_scale: float = _grad_scale()
+
+    formula: ClassVar[str] = "grad_scale"
+    peak_formula: ClassVar[str] = "grad_scale"
+    area_formula: ClassVar[str] = "∞"
+    reference: ClassVar[str] = "Bengio, Léonard & Courville, arXiv:1308.3432 (2013)"
+
+    def grad(self, v_mem, spike_threshold):
+        return torch.full_like(v_mem, self.grad_scale, dtype=_float_dtype(v_mem))
+
+    def primitive(self, v_mem, spike_threshold=1.0):
+        return self.grad_scale * (v_mem - spike_threshold) + 0.5
+
+    def peak(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return self.grad_scale
+
+    def area(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return math.inf
+
+
+@register
+@dataclass(frozen=True)
+class TrueGradient(Surrogate):
+    """The true derivative of the step: zero everywhere a sample can land.
+
+    The derivative of the Heaviside step is a Dirac delta at the threshold, which no
+    finite-precision ``v`` hits, so backpropagation gets exactly 0. With it a network
+    that starts silent never learns (the point of a surrogate). Its primitive is the
+    step itself; peak and area of what is computed are 0.
+    """
+
+    formula: ClassVar[str] = "0"
+    peak_formula: ClassVar[str] = "0"
+    area_formula: ClassVar[str] = "0 (the delta at thr is never sampled)"
+    reference: ClassVar[str] = "Neftci, Mostafa & Zenke, IEEE SPM 36:51 (2019)"
+
+    def grad(self, v_mem, spike_threshold):
+        return torch.zeros_like(v_mem, dtype=_float_dtype(v_mem))
+
+    def primitive(self, v_mem, spike_threshold=1.0):
+        return (v_mem >= spike_threshold).to(_float_dtype(v_mem))
+
+    def peak(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return 0.0
+
+    def area(self, spike_threshold=1.0):
+        _as_float(spike_threshold)
+        return 0.0
+
+
+def _float_dtype(t: torch.Tensor) -> torch.dtype:
+    return t.dtype if t.is_floating_point() else torch.get_default_dtype()
