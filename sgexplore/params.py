@@ -36,6 +36,8 @@ class Param:
             step is the step of ``log10(value)``.
         log: True for a logarithmic slider.
         relative: True when the value is measured in units of the spike threshold.
+        absolute: True for a distance (or inverse distance) in membrane-potential
+            units that does *not* scale with the threshold.
         doc: one-line meaning, shown in tooltips, docstrings and the README.
         integer: True for a whole-number parameter.
     """
@@ -48,6 +50,7 @@ class Param:
     slider: Tuple[float, float, float] = (0.0, 1.0, 0.01)
     log: bool = False
     relative: bool = False
+    absolute: bool = False
     doc: str = ""
     integer: bool = False
 
@@ -63,6 +66,10 @@ class Param:
             # Off-grid defaults are echoed back snapped by the browser slider,
             # which then overwrites values set from code (see notebook-stack.md).
             raise ValueError(f"default {self.default} is not on the slider grid {self.slider}")
+
+    def convention(self) -> str:
+        """'relative to thr', 'absolute' or 'factor' (dimensionless)."""
+        return "relative to thr" if self.relative else "absolute" if self.absolute else "factor"
 
     def range_text(self) -> str:
         """The valid range in interval notation, e.g. ``(0, inf)``."""

@@ -241,7 +241,7 @@ class Heaviside(Surrogate):
     """
 
     window: float = param(1.0, low=0.0, slider=(0.0, 3.0, 0.05),
-                          doc="distance below the threshold where the step starts (absolute)")
+                          absolute=True, doc="distance below the threshold where the step starts (absolute)")
 
     formula: ClassVar[str] = "1[v ≥ thr − window] / thr"
     peak_formula: ClassVar[str] = "1/thr"
@@ -272,9 +272,9 @@ class Gaussian(Surrogate):
     """
 
     mu: float = param(0.0, slider=(-1.0, 1.0, 0.05),
-                      doc="shift of the bell's centre from the threshold (absolute)")
+                      absolute=True, doc="shift of the bell's centre from the threshold (absolute)")
     sigma: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 2.0, 0.05),
-                         doc="standard deviation of the bell (absolute)")
+                         absolute=True, doc="standard deviation of the bell (absolute)")
     grad_scale: float = _grad_scale()
 
     formula: ClassVar[str] = "grad_scale · N(x; mu, sigma)"
@@ -314,9 +314,9 @@ class MultiGaussian(Surrogate):
     """
 
     mu: float = param(0.0, slider=(-1.0, 1.0, 0.05),
-                      doc="shift of the central bell from the threshold (absolute; side lobes stay)")
+                      absolute=True, doc="shift of the central bell from the threshold (absolute; side lobes stay)")
     sigma: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 2.0, 0.05),
-                         doc="width of the central bell; the side lobes sit at ±sigma (absolute)")
+                         absolute=True, doc="width of the central bell; the side lobes sit at ±sigma (absolute)")
     grad_scale: float = _grad_scale()
     h: float = param(0.15, low=0.0, slider=(0.0, 0.5, 0.01),
                      doc="depth of the negative side lobes")
@@ -409,7 +409,7 @@ class PeriodicExponential(Surrogate):
     """
 
     grad_width: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 2.0, 0.05),
-                              doc="decay length of each lobe (absolute; halved above threshold)")
+                              absolute=True, doc="decay length of each lobe (absolute; halved above threshold)")
     grad_scale: float = _grad_scale()
 
     formula: ClassVar[str] = ("grad_scale · exp(−|z| / w), z = x below thr, "
@@ -439,7 +439,7 @@ class PeriodicExponential(Surrogate):
 
         def running(v):  # integral of the supra-threshold part from v = thr/2 to v
             u = v / thr - 0.5
-            z = self._periodic_distance(v, thr) * (k / 2)
+            z = self._periodic_distance(v, thr)
             tail = torch.as_tensor(half / w, dtype=z.dtype)
             partial = torch.where(
                 z < 0,
@@ -497,7 +497,7 @@ class FastSigmoid(Surrogate):
     """
 
     slope: float = param(10.0, low=0.0, low_open=True, slider=(0.1, 1000.0, 0.1), log=True,
-                         doc="steepness (inverse width, 1/voltage; absolute)")
+                         absolute=True, doc="steepness (inverse width, 1/voltage; absolute)")
     grad_scale: float = _grad_scale()
 
     formula: ClassVar[str] = "grad_scale / (slope·|x| + 1)²"
@@ -536,7 +536,7 @@ class ArcTan(Surrogate):
     """
 
     alpha: float = param(2.0, low=0.0, low_open=True, slider=(0.1, 10.0, 0.1),
-                         doc="steepness (1/voltage; absolute)")
+                         absolute=True, doc="steepness (1/voltage; absolute)")
     grad_scale: float = _grad_scale()
 
     formula: ClassVar[str] = "grad_scale · (alpha/2) / (1 + (π·alpha·x/2)²)"
@@ -575,7 +575,7 @@ class SigmoidDerivative(Surrogate):
     """
 
     slope: float = param(10.0, low=0.0, low_open=True, slider=(0.1, 1000.0, 0.1), log=True,
-                         doc="steepness (1/voltage; absolute)")
+                         absolute=True, doc="steepness (1/voltage; absolute)")
     grad_scale: float = _grad_scale()
 
     formula: ClassVar[str] = "grad_scale · slope · σ(slope·x) · σ(−slope·x)"
@@ -622,7 +622,7 @@ class Triangle(Surrogate):
     """
 
     grad_width: float = param(1.0, low=0.0, low_open=True, slider=(0.05, 3.0, 0.05),
-                              doc="half-width of the triangle (absolute)")
+                              absolute=True, doc="half-width of the triangle (absolute)")
     grad_scale: float = _grad_scale()
 
     formula: ClassVar[str] = "grad_scale · max(0, 1 − |x| / w)"
@@ -691,7 +691,7 @@ class Box(Surrogate):
     """
 
     grad_width: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 3.0, 0.05),
-                              doc="half-width of the box (absolute)")
+                              absolute=True, doc="half-width of the box (absolute)")
     grad_scale: float = _grad_scale()
 
     formula: ClassVar[str] = "grad_scale/(2w) · 1[|x| < w]"
@@ -783,3 +783,18 @@ class TrueGradient(Surrogate):
 
 def _float_dtype(t: torch.Tensor) -> torch.dtype:
     return t.dtype if t.is_floating_point() else torch.get_default_dtype()
+
+
+def markdown_table(names: Optional[list] = None) -> str:
+    """The README's surrogate table, built from the classes and their declarations."""
+    rows = ["| surrogate | dS/dv (x = v − thr) | peak | area | parameters (default; convention) | source |",
+            "|---|---|---|---|---|---|"]
+    for name, cls in _REGISTRY.items():
+        if names is not None and name not in names:
+            continue
+        params = ", ".join(
+            f"`{p}`={d.default:g} ({d.convention()})"
+            for p, d in cls.params().items()) or "none"
+        cells = [f"`{name}`", cls.formula, cls.peak_formula, cls.area_formula, params, cls.reference]
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows)
