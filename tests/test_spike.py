@@ -48,8 +48,7 @@ def test_backward_is_exactly_grad_output_times_surrogate(surrogate, mode):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-@pytest.mark.parametrize("surrogate", [sg.MultiGaussian(), sg.PeriodicExponential(), sg.SigmoidDerivative()],
-                         ids=["MultiGaussian", "PeriodicExponential", "SigmoidDerivative"])
+@pytest.mark.parametrize("surrogate", SURROGATES, ids=IDS)
 def test_backward_in_every_dtype_matches_float64(dtype, surrogate):
     v64 = torch.linspace(-1, 3, 81, dtype=torch.float64)
     v = v64.to(dtype).requires_grad_()
