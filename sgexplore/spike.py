@@ -13,6 +13,10 @@ Modes (as sinabs' ``SingleSpike``, ``MultiSpike`` and ``MaxSpike``):
 Unlike sinabs, a threshold tensor that requires grad receives the consistent gradient
 ``-grad_output * surrogate`` (summed over broadcast dimensions), so thresholds can be
 learned.
+
+Backends: ``backend="eager"`` runs plain PyTorch ops; ``backend="fused"`` compiles the
+forward and the backward into one pass over memory each (:mod:`sgexplore.fused`);
+``backend="auto"`` (the default) takes the fused path for large tensors only.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from typing import Optional, Union
 
 import torch
 
+from .fused import check_backend, choose_backend, run_fused
 from .surrogates import Surrogate, check_threshold
 
-__all__ = ["spike", "SpikeFunction", "spike_forward", "reset_subtract", "reset_to_value", "MODES"]
+__all__ = ["spike", "SpikeFunction", "spike_forward", "surrogate_backward", "reset_subtract",
+           "reset_to_value", "MODES"]
 
 MODES = ("single", "multi", "max")
 Threshold = Union[float, torch.Tensor]
@@ -41,6 +47,12 @@ def spike_forward(v_mem: torch.Tensor, spike_threshold: Threshold, mode: str = "
     return spikes.to(v_mem.dtype)
 
 
+def surrogate_backward(grad_output: torch.Tensor, v_mem: torch.Tensor, spike_threshold: Threshold,
+                       surrogate: Surrogate) -> torch.Tensor:
+    """The spike's gradient with respect to ``v_mem``: ``grad_output * surrogate.grad(v_mem, thr)``."""
+    return grad_output * surrogate.grad(v_mem, spike_threshold)
+
+
 def _reduce_to(grad: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """Sum ``grad`` over the dimensions that ``like`` was broadcast along."""
     reduced = grad.sum() if like.dim() == 0 else grad.sum_to_size(like.shape)
@@ -51,7 +63,7 @@ class SpikeFunction(torch.autograd.Function):
     """Autograd function behind :func:`spike`; call :func:`spike` instead."""
 
     @staticmethod
-    def forward(ctx, v_mem, spike_threshold, surrogate, mode, max_spikes):
+    def forward(ctx, v_mem, spike_threshold, surrogate, mode, max_spikes, backend="eager", strict=False):
         threshold_is_tensor = isinstance(spike_threshold, torch.Tensor)
         # Backward needs v_mem, plus the threshold when it is a tensor; nothing else.
         if threshold_is_tensor:
@@ -60,6 +72,9 @@ class SpikeFunction(torch.autograd.Function):
             ctx.save_for_backward(v_mem)
             ctx.spike_threshold = spike_threshold
         ctx.surrogate = surrogate
+        ctx.backend, ctx.strict = backend, strict
+        if backend == "fused":
+            return run_fused(spike_forward, v_mem, spike_threshold, mode, max_spikes, strict=strict)
         return spike_forward(v_mem, spike_threshold, mode, max_spikes)
 
     @staticmethod
@@ -67,15 +82,19 @@ class SpikeFunction(torch.autograd.Function):
         saved = ctx.saved_tensors
         v_mem = saved[0]
         spike_threshold = saved[1] if len(saved) > 1 else ctx.spike_threshold
-        surrogate_grad = ctx.surrogate.grad(v_mem, spike_threshold)
-        grad_v = grad_output * surrogate_grad
+        # A double backward (create_graph=True) differentiates the eager ops.
+        if ctx.backend == "fused" and not torch.is_grad_enabled():
+            grad_v = run_fused(surrogate_backward, grad_output, v_mem, spike_threshold,
+                               ctx.surrogate, strict=ctx.strict)
+        else:
+            grad_v = surrogate_backward(grad_output, v_mem, spike_threshold, ctx.surrogate)
         grad_threshold = None
         if len(saved) > 1 and ctx.needs_input_grad[1]:
             grad_threshold = _reduce_to(-grad_v, spike_threshold)
-        return (grad_v if ctx.needs_input_grad[0] else None), grad_threshold, None, None, None
+        return (grad_v if ctx.needs_input_grad[0] else None), grad_threshold, None, None, None, None, None
 
 
-def _check_spike_args(v_mem, spike_threshold, surrogate, mode, max_spikes) -> None:
+def _check_spike_args(v_mem, spike_threshold, surrogate, mode, max_spikes, backend) -> None:
     if not isinstance(v_mem, torch.Tensor) or not v_mem.is_floating_point():
         raise ValueError(f"v_mem must be a floating-point tensor; got {type(v_mem).__name__}"
                          + (f" of dtype {v_mem.dtype}" if isinstance(v_mem, torch.Tensor) else ""))
@@ -91,10 +110,11 @@ def _check_spike_args(v_mem, spike_threshold, surrogate, mode, max_spikes) -> No
     elif max_spikes is not None:
         raise ValueError(f"max_spikes is only used with mode='max'; got max_spikes={max_spikes!r} "
                          f"with mode={mode!r}")
+    check_backend(backend)
 
 
 def spike(v_mem: torch.Tensor, spike_threshold: Threshold = 1.0, surrogate: Surrogate = None,
-          mode: str = "single", max_spikes: Optional[int] = None) -> torch.Tensor:
+          mode: str = "single", max_spikes: Optional[int] = None, *, backend: str = "auto") -> torch.Tensor:
     """Spikes of ``v_mem`` with a surrogate gradient.
 
     Args:
@@ -104,13 +124,18 @@ def spike(v_mem: torch.Tensor, spike_threshold: Threshold = 1.0, surrogate: Surr
         surrogate: a :class:`~sgexplore.surrogates.Surrogate`, e.g. ``MultiGaussian()``.
         mode: ``"single"``, ``"multi"`` or ``"max"`` (see the module docstring).
         max_spikes: the cap for ``mode="max"``.
+        backend: ``"auto"`` (fused for large tensors, see
+            :func:`sgexplore.fused.choose_backend`), ``"eager"`` or ``"fused"``.
+            Both paths give the same spikes and the same gradient up to float rounding.
 
     Returns:
         The spike tensor, same shape and dtype as ``v_mem``. Its backward is exactly
         ``grad_output * surrogate(v_mem, spike_threshold)``.
     """
-    _check_spike_args(v_mem, spike_threshold, surrogate, mode, max_spikes)
-    return SpikeFunction.apply(v_mem, spike_threshold, surrogate, mode, max_spikes)
+    _check_spike_args(v_mem, spike_threshold, surrogate, mode, max_spikes, backend)
+    path = choose_backend(v_mem, backend)
+    return SpikeFunction.apply(v_mem, spike_threshold, surrogate, mode, max_spikes, path,
+                               backend == "fused")
 
 
 def reset_subtract(v_mem: torch.Tensor, spikes: torch.Tensor, spike_threshold: Threshold,

@@ -31,7 +31,7 @@ def _environment_packages():
 def test_environment_yml_lists_the_same_packages_as_pyproject():
     project = _pyproject()
     wanted = dict(_split(r) for r in project["dependencies"])
-    for extra in ("notebook", "test"):
+    for extra in ("notebook", "test", "browser"):
         wanted.update(_split(r) for r in project["optional-dependencies"][extra])
     assert _environment_packages() == wanted
 

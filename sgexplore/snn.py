@@ -1,0 +1,219 @@
+"""Leaky integrate-and-fire (LIF) layers and a small spiking network on :mod:`sgexplore.spike`.
+
+The dynamics are pure functions over explicit state (norse style); the modules only hold
+weights and loop over time. One time step of a LIF neuron, in discrete time:
+
+    v[t] = beta * v[t-1] + I[t]        leaky integration of the input current I
+    s[t] = spike(v[t])                 step forward, surrogate backward
+    v[t] = reset(v[t], s[t])           "subtract": v - s*thr,  "zero": 0 where s > 0,  "none"
+
+The readout is a non-spiking leaky integrator, ``u[t] = beta * u[t-1] + I[t]``; the network
+returns ``u`` for every time step. Tensors are time-major: ``(T, B, features)``.
+
+Efficient by construction: a layer's input currents for all time steps come from one
+matmul, the time loop walks ``unbind(0)`` (indexing a tensor that requires grad at every
+step would add an indexing node per step to the graph), and the readout, being linear,
+is one matmul with a decay kernel instead of a loop.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import nn
+
+from .spike import reset_subtract, reset_to_value, spike
+from .surrogates import Surrogate, check_threshold
+
+__all__ = ["RESETS", "LIFParameters", "lif_step", "leaky_integrate", "decay_kernel",
+           "LIFLayer", "LeakyReadout", "SNN"]
+
+RESETS = ("subtract", "zero", "none")
+
+
+@dataclass(frozen=True)
+class LIFParameters:
+    """Everything a LIF step needs besides its input and state.
+
+    Attributes:
+        surrogate: the surrogate used in the spike's backward pass.
+        beta: membrane decay per step, in [0, 1] (1 = no leak).
+        spike_threshold: firing threshold, > 0.
+        reset: ``"subtract"`` (v - s*thr), ``"zero"`` (v = 0 where a spike occurred) or
+            ``"none"`` (v keeps growing; the neuron fires at every step above threshold).
+        detach_reset: when True no gradient flows through the reset (through ``s`` into v).
+        mode: spike mode of :func:`sgexplore.spike.spike` (``"single"``, ``"multi"``, ``"max"``).
+        max_spikes: the cap for ``mode="max"``.
+    """
+
+    surrogate: Surrogate
+    beta: float = 0.9
+    spike_threshold: float = 1.0
+    reset: str = "subtract"
+    detach_reset: bool = False
+    mode: str = "single"
+    max_spikes: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.beta, bool) or not isinstance(self.beta, numbers.Real) \
+                or not 0.0 <= float(self.beta) <= 1.0:
+            raise ValueError(f"beta must be a number in [0, 1]; got {self.beta!r}")
+        check_threshold(self.spike_threshold)
+        if self.reset not in RESETS:
+            raise ValueError(f"reset must be one of {RESETS}; got {self.reset!r}")
+        if not isinstance(self.detach_reset, bool):
+            raise ValueError(f"detach_reset must be True or False; got {self.detach_reset!r}")
+        # One checked call validates surrogate, mode and max_spikes with spike()'s own rules.
+        spike(torch.zeros(1), self.spike_threshold, self.surrogate, self.mode, self.max_spikes)
+
+
+def lif_step(current: torch.Tensor, v_mem: torch.Tensor,
+             p: LIFParameters) -> Tuple[torch.Tensor, torch.Tensor]:
+    """One LIF time step: integrate ``current``, spike, reset. Returns ``(spikes, v_mem)``.
+
+    ``v_mem`` is the state after the previous step's reset; the returned ``v_mem`` is the
+    state after this step's reset.
+    """
+    v_mem = current.add(v_mem, alpha=p.beta)  # current + beta * v_mem, one autograd node
+    spikes = spike(v_mem, p.spike_threshold, p.surrogate, p.mode, p.max_spikes)
+    if p.reset == "subtract":
+        v_mem = reset_subtract(v_mem, spikes, p.spike_threshold, detach=p.detach_reset)
+    elif p.reset == "zero":
+        v_mem = reset_to_value(v_mem, spikes, 0.0, detach=p.detach_reset)
+    return spikes, v_mem
+
+
+@functools.lru_cache(maxsize=32)
+def decay_kernel(time_steps: int, beta: float, dtype=torch.float32, device=None) -> torch.Tensor:
+    """The ``(T, T)`` matrix ``K[t, s] = beta**(t - s)`` for ``s <= t``, else 0.
+
+    Cached (building it costs more than using it); treat the result as read-only.
+    """
+    lag = torch.arange(time_steps, dtype=torch.float64)
+    lag = lag[:, None] - lag[None, :]
+    kernel = torch.tensor(float(beta), dtype=torch.float64) ** lag.clamp(min=0) * (lag >= 0)
+    return kernel.to(dtype=dtype, device=device)
+
+
+def leaky_integrate(currents: torch.Tensor, beta: float) -> torch.Tensor:
+    """Membrane of a non-spiking leaky integrator, ``u[t] = beta*u[t-1] + I[t]``, ``u[-1] = 0``.
+
+    ``currents`` is ``(T, ...)``; the result has the same shape. Computed as one matmul
+    with :func:`decay_kernel` instead of a loop over time.
+    """
+    kernel = decay_kernel(currents.shape[0], beta, currents.dtype, currents.device)
+    flat = currents.reshape(currents.shape[0], -1)
+    return (kernel @ flat).reshape(currents.shape)
+
+
+def _init_weight(n_out: int, n_in: int, weight_scale: float,
+                 generator: Optional[torch.Generator]) -> nn.Parameter:
+    # Normal with std weight_scale / sqrt(fan_in): the summed input current then has a
+    # spread of about weight_scale per active input, whatever the layer width.
+    w = torch.randn(n_out, n_in, generator=generator) * (weight_scale / math.sqrt(n_in))
+    return nn.Parameter(w)
+
+
+class LIFLayer(nn.Module):
+    """A layer of LIF neurons with weights ``(n_out, n_in)`` and, optionally, recurrent ones.
+
+    ``forward(x)`` maps input spikes ``(T, B, n_in)`` to output spikes ``(T, B, n_out)``.
+    """
+
+    def __init__(self, n_in: int, n_out: int, p: LIFParameters, recurrent: bool = False,
+                 weight_scale: float = 1.0, generator: Optional[torch.Generator] = None):
+        super().__init__()
+        self.p = p
+        self.weight = _init_weight(n_out, n_in, weight_scale, generator)
+        self.recurrent_weight = (_init_weight(n_out, n_out, weight_scale, generator)
+                                 if recurrent else None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        currents = torch.nn.functional.linear(x, self.weight)  # all time steps in one matmul
+        v_mem = currents.new_zeros(currents.shape[1:])
+        spikes = v_mem
+        out: List[torch.Tensor] = []
+        for current in currents.unbind(0):
+            if self.recurrent_weight is not None:
+                current = torch.addmm(current, spikes, self.recurrent_weight.t())
+            spikes, v_mem = lif_step(current, v_mem, self.p)
+            out.append(spikes)
+        return torch.stack(out)
+
+
+class LeakyReadout(nn.Module):
+    """A non-spiking leaky integrator layer: returns its membrane ``(T, B, n_out)``."""
+
+    def __init__(self, n_in: int, n_out: int, beta: float, weight_scale: float = 1.0,
+                 generator: Optional[torch.Generator] = None):
+        super().__init__()
+        self.beta = beta
+        self.weight = _init_weight(n_out, n_in, weight_scale, generator)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return leaky_integrate(torch.nn.functional.linear(x, self.weight), self.beta)
+
+
+def _check_sizes(sizes: Sequence[int]) -> Tuple[int, ...]:
+    ok = (isinstance(sizes, (list, tuple)) and len(sizes) >= 2
+          and all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1
+                  for n in sizes))
+    if not ok:
+        raise ValueError("sizes must be a list [n_in, *hidden, n_out] of at least two "
+                         f"whole numbers in [1, inf); got {sizes!r}")
+    return tuple(int(n) for n in sizes)
+
+
+class SNN(nn.Module):
+    """A feed-forward (optionally recurrent) LIF network with a leaky readout.
+
+    Args:
+        sizes: ``[n_in, *hidden, n_out]``; each hidden entry is a LIF layer, ``n_out`` is the
+            non-spiking readout.
+        surrogate: the surrogate for every spike's backward pass.
+        beta, spike_threshold, reset, detach_reset, mode, max_spikes: see :class:`LIFParameters`;
+            the readout uses the same ``beta``.
+        recurrent: give each hidden layer all-to-all recurrent weights.
+        weight_scale: initial weights are normal with std ``weight_scale / sqrt(fan_in)``.
+        generator: a ``torch.Generator`` for the initial weights (reproducible without
+            touching the global RNG).
+
+    ``forward(x)`` takes ``(T, B, n_in)`` and returns the readout membrane ``(T, B, n_out)``;
+    ``forward(x, record=True)`` returns ``(readout, [spikes of each hidden layer])``.
+    """
+
+    def __init__(self, sizes: Sequence[int], surrogate: Surrogate, beta: float = 0.9,
+                 spike_threshold: float = 1.0, reset: str = "subtract",
+                 detach_reset: bool = False, recurrent: bool = False, mode: str = "single",
+                 max_spikes: Optional[int] = None, weight_scale: float = 1.0,
+                 generator: Optional[torch.Generator] = None):
+        super().__init__()
+        sizes = _check_sizes(sizes)
+        if not isinstance(recurrent, bool):
+            raise ValueError(f"recurrent must be True or False; got {recurrent!r}")
+        if isinstance(weight_scale, bool) or not isinstance(weight_scale, numbers.Real) \
+                or not (math.isfinite(weight_scale) and weight_scale >= 0):
+            raise ValueError(f"weight_scale must be a finite number in [0, inf); got {weight_scale!r}")
+        self.sizes = sizes
+        self.lif = LIFParameters(surrogate, beta, spike_threshold, reset, detach_reset,
+                                 mode, max_spikes)
+        self.hidden = nn.ModuleList(
+            LIFLayer(n_in, n_out, self.lif, recurrent, weight_scale, generator)
+            for n_in, n_out in zip(sizes[:-2], sizes[1:-1]))
+        self.readout = LeakyReadout(sizes[-2], sizes[-1], float(beta), weight_scale, generator)
+
+    def forward(self, x: torch.Tensor, record: bool = False
+                ) -> Union[torch.Tensor, Tuple[torch.Tensor, List[torch.Tensor]]]:
+        if x.dim() != 3 or x.shape[-1] != self.sizes[0]:
+            raise ValueError(f"input must have shape (T, B, {self.sizes[0]}); got {tuple(x.shape)}")
+        spikes = []
+        for layer in self.hidden:
+            x = layer(x)
+            spikes.append(x)
+        readout = self.readout(x)
+        return (readout, spikes) if record else readout

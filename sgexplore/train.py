@@ -1,0 +1,446 @@
+"""The training engine: a config, a stream of per-step records, and a command line.
+
+``train(config)`` is a generator. Each optimizer step yields a :class:`StepRecord`, so a
+widget can plot the loss while the run goes on, a script can collect ``list(train(cfg))``,
+and any caller stops the run by no longer iterating. The network is :class:`sgexplore.snn.SNN`,
+its output the readout membrane's maximum over time, the loss cross-entropy on that
+maximum, the optimizer Adam.
+
+Command line (``python -m sgexplore.train`` or ``sgexplore-train``)::
+
+    python -m sgexplore.train --surrogate MultiGaussian --sigma 0.3 --steps 200
+
+has a flag for every :class:`TrainConfig` field and for every declared parameter of the
+registered surrogates (a surrogate parameter whose name is also a config field, such as
+``alpha``, is spelled ``--surrogate-alpha``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Iterator, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+
+from . import surrogates, tasks
+from .params import Param, param, params_of, validate_value
+from .snn import RESETS, SNN
+from .spike import MODES
+from .surrogates import Surrogate
+
+__all__ = ["TrainConfig", "StepRecord", "train", "evaluate", "main", "HIDDEN_SIZE", "STATUSES"]
+
+STATUSES = ("ok", "diverged")
+#: The allowed values of the text fields. ("max" spikes would need a cap; not offered here.)
+_CHOICES = {"task": tasks.TASKS, "reset": RESETS, "mode": tuple(m for m in MODES if m != "max")}
+
+#: Declaration of one hidden layer's width (``TrainConfig.hidden`` is a tuple of these).
+HIDDEN_SIZE = Param(64, low=1, high=4096, slider=(8, 256, 8), integer=True,
+                    doc="number of LIF neurons in a hidden layer")
+_MAX_HIDDEN_LAYERS = 4
+
+
+def _field(default, doc: str):
+    """A dataclass field for a non-numeric setting, with its one-line meaning."""
+    return field(default=default, metadata={"doc": doc})
+
+
+def _default_surrogate() -> Surrogate:
+    return surrogates.FastSigmoid()
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; validated on construction.
+
+    Numeric fields are declared with :func:`sgexplore.params.param` (valid range, slider,
+    doc), so widgets build their sliders from the same declarations; ``params_of(TrainConfig)``
+    lists them. ``hidden`` is a tuple of layer widths, each declared by :data:`HIDDEN_SIZE`.
+    ``surrogate`` may be given as a registered name (``"Gaussian"``), which becomes the
+    surrogate with default parameters. Bad values raise ValueError naming the field.
+    """
+
+    # -- the task --------------------------------------------------------------
+    task: str = _field("randman", "the synthetic task: " + " or ".join(tasks.TASKS))
+    classes: int = param(10, low=2, high=20, integer=True, slider=(2, 10, 1),
+                         doc="number of classes (two_patterns needs 2)")
+    units: int = param(20, low=1, high=1000, integer=True, slider=(5, 100, 5),
+                       doc="input units; each fires once per sample")
+    time_steps: int = param(50, low=2, high=1000, integer=True, slider=(10, 200, 10),
+                            doc="time steps per sample")
+    manifold_dim: int = param(1, low=1, high=10, integer=True, slider=(1, 4, 1),
+                              doc="intrinsic dimension of each class's manifold (randman)")
+    alpha: float = param(2.0, low=0.0, low_open=True, high=10.0, slider=(0.5, 4.0, 0.25),
+                         doc="smoothness: how fast the manifold's spectrum decays (randman)")
+    samples_per_class: int = param(200, low=2, high=10000, integer=True, slider=(20, 1000, 20),
+                                   doc="samples per class, 80 % train and 20 % test")
+    # -- the network -----------------------------------------------------------
+    hidden: Tuple[int, ...] = _field((64,), "hidden layer widths, 1 to 4 layers")
+    surrogate: Surrogate = field(default_factory=_default_surrogate,
+                                 metadata={"doc": "surrogate of every spike's backward pass"})
+    spike_threshold: float = param(1.0, low=0.0, low_open=True, slider=(0.1, 5.0, 0.1),
+                                   doc="membrane potential at which a neuron fires")
+    beta: float = param(0.9, low=0.0, high=1.0, slider=(0.0, 1.0, 0.01),
+                        doc="membrane decay per step (1 = no leak)")
+    reset: str = _field("subtract", "after a spike: subtract the threshold, set to zero, or none")
+    detach_reset: bool = _field(False, "stop the gradient through the reset")
+    recurrent: bool = _field(False, "all-to-all recurrent weights in each hidden layer")
+    mode: str = _field("single", "single: at most one spike per step; multi: one per threshold crossed")
+    weight_scale: float = param(1.0, low=0.0, high=100.0, slider=(0.0, 5.0, 0.1),
+                                doc="initial weights: std = weight_scale / sqrt(fan_in)")
+    # -- the optimizer ---------------------------------------------------------
+    lr: float = param(0.01, low=0.0, low_open=True, high=10.0, slider=(1e-4, 1.0, 0.1), log=True,
+                      doc="Adam learning rate")
+    steps: int = param(120, low=1, high=100000, integer=True, slider=(10, 1000, 10),
+                       doc="optimizer steps")
+    batch_size: int = param(64, low=1, high=10000, integer=True, slider=(8, 256, 8),
+                            doc="training samples per step (drawn without replacement)")
+    seed: int = param(0, low=0, high=10**9, integer=True, slider=(0, 100, 1),
+                      doc="seeds the data set, the initial weights and the batches")
+    test_every: int = param(25, low=1, high=100000, integer=True, slider=(1, 100, 1),
+                            doc="evaluate test accuracy every this many steps (and at the last)")
+    threads: int = param(1, low=1, high=256, integer=True, slider=(1, 16, 1),
+                         doc="torch threads while a step computes (1 is fastest for this small net)")
+    device: str = _field("cpu", "torch device, e.g. cpu or cuda")
+
+    def __post_init__(self) -> None:
+        for name, declaration in params_of(self).items():
+            setattr(self, name, validate_value("TrainConfig", name, declaration, getattr(self, name)))
+        for name, choices in _CHOICES.items():
+            _check_choice(name, getattr(self, name), choices)
+        for name in ("detach_reset", "recurrent"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"TrainConfig.{name} must be True or False; got {getattr(self, name)!r}")
+        self.hidden = _check_hidden(self.hidden)
+        self.surrogate = _check_surrogate(self.surrogate)
+        if self.task == "two_patterns" and self.classes != 2:
+            raise ValueError(f"TrainConfig.classes must be 2 for task='two_patterns'; got {self.classes}")
+        n_train = self.classes * (self.samples_per_class - tasks.test_count(self.samples_per_class))
+        if self.batch_size > n_train:
+            raise ValueError(f"TrainConfig.batch_size must be in [1, {n_train}] (the training set "
+                             f"size for these task settings); got {self.batch_size}")
+        self.device = _check_device(self.device)
+
+
+def _check_choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise ValueError(f"TrainConfig.{name} must be one of {tuple(choices)}; got {value!r}")
+
+
+def _check_hidden(hidden) -> Tuple[int, ...]:
+    if isinstance(hidden, int) and not isinstance(hidden, bool):
+        hidden = (hidden,)
+    if not isinstance(hidden, (tuple, list)) or not 1 <= len(hidden) <= _MAX_HIDDEN_LAYERS:
+        raise ValueError(f"TrainConfig.hidden must be a tuple of 1 to {_MAX_HIDDEN_LAYERS} layer "
+                         f"widths; got {hidden!r}")
+    return tuple(validate_value("TrainConfig", "hidden", HIDDEN_SIZE, n) for n in hidden)
+
+
+def _check_surrogate(surrogate) -> Surrogate:
+    if isinstance(surrogate, str):
+        return surrogates.create(surrogate)
+    if not isinstance(surrogate, Surrogate):
+        raise ValueError(f"TrainConfig.surrogate must be a Surrogate or one of "
+                         f"{sorted(surrogates.registry())}; got {surrogate!r}")
+    return surrogate
+
+
+def _check_device(device) -> str:
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"TrainConfig.device must be a torch device such as 'cpu' or 'cuda'; "
+                         f"got {device!r}") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"TrainConfig.device is {device!r} but CUDA is not available; use 'cpu'")
+    return str(device)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """What one optimizer step reports.
+
+    Attributes:
+        step: 1-based step number.
+        loss: cross-entropy on this step's training batch.
+        accuracy: fraction of the training batch classified correctly.
+        test_accuracy: accuracy on the whole test set, every ``test_every`` steps and at the
+            last step; otherwise None.
+        grad_norms: L2 norm of each layer's weight gradient (hidden layers, then the
+            readout); a recurrent layer's norm covers both of its weight matrices.
+        spike_rates: mean spikes per neuron per time step of each hidden layer on the batch.
+        elapsed_s: seconds since the run started, including this step.
+        status: ``"ok"``, or ``"diverged"`` when the loss or a gradient was NaN or infinite;
+            a diverged record is the last one and its step was not applied.
+    """
+
+    step: int
+    loss: float
+    accuracy: float
+    test_accuracy: Optional[float]
+    grad_norms: Tuple[float, ...]
+    spike_rates: Tuple[float, ...]
+    elapsed_s: float
+    status: str
+
+
+def build_network(config: TrainConfig, n_in: int, generator: torch.Generator) -> SNN:
+    """The network a run trains, initialised from ``generator``."""
+    sizes = [n_in, *config.hidden, config.classes]
+    return SNN(sizes, config.surrogate, beta=config.beta, spike_threshold=config.spike_threshold,
+               reset=config.reset, detach_reset=config.detach_reset, recurrent=config.recurrent,
+               mode=config.mode, weight_scale=config.weight_scale, generator=generator)
+
+
+def logits_of(readout: torch.Tensor) -> torch.Tensor:
+    """Class scores: the readout membrane's maximum over time, ``(T, B, C) -> (B, C)``."""
+    return readout.amax(0)
+
+
+def evaluate(model: SNN, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Accuracy of ``model`` on time-major inputs ``x`` and labels ``y``, without gradients."""
+    with torch.no_grad():
+        return float((logits_of(model(x)).argmax(1) == y).float().mean())
+
+
+def _layer_grad_norms(model: SNN) -> Tuple[float, ...]:
+    norms = []
+    for layer in [*model.hidden, model.readout]:
+        # float64, so that a large but finite float32 gradient is not reported as inf.
+        norms.append(math.hypot(*(float(torch.linalg.vector_norm(p.grad, dtype=torch.float64))
+                                  for p in layer.parameters() if p.grad is not None)))
+    return tuple(norms)
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015) with torch's default constants, in a few lines.
+
+    Same update as ``torch.optim.Adam`` (a test holds them together); written here because
+    constructing any ``torch.optim`` optimizer first imports ``torch._dynamo``, which costs
+    about 1.5 s on the 2-core test machine: longer than a whole default run.
+    """
+
+    def __init__(self, params, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.params = [p for p in params if p.requires_grad]
+        self.lr, self.betas, self.eps = lr, betas, eps
+        self.step_count = 0
+        self.mean = [torch.zeros_like(p) for p in self.params]
+        self.square = [torch.zeros_like(p) for p in self.params]
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.step_count += 1
+        beta1, beta2 = self.betas
+        bias1 = 1 - beta1 ** self.step_count
+        bias2 = 1 - beta2 ** self.step_count
+        for p, mean, square in zip(self.params, self.mean, self.square):
+            if p.grad is None:
+                continue
+            mean.lerp_(p.grad, 1 - beta1)
+            square.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+            denominator = (square.sqrt() / math.sqrt(bias2)).add_(self.eps)
+            p.addcdiv_(mean, denominator, value=-self.lr / bias1)
+
+
+class _Threads:
+    """Run a block with a given number of torch intra-op threads, then restore the old number."""
+
+    def __init__(self, count: int):
+        self.count = count
+
+    def __enter__(self):
+        self.previous = torch.get_num_threads()
+        torch.set_num_threads(self.count)
+
+    def __exit__(self, *exc):
+        torch.set_num_threads(self.previous)
+
+
+def train(config: TrainConfig) -> Iterator[StepRecord]:
+    """Train an SNN as ``config`` says, yielding a :class:`StepRecord` after every step.
+
+    Deterministic: one ``torch.Generator`` seeded with ``config.seed`` draws the initial
+    weights and every batch, so the same config gives the same records (bar ``elapsed_s``)
+    on the same machine, whatever the global RNG state. The data set is cached per task
+    parameters, so a rerun with another surrogate starts at once. Torch runs with
+    ``config.threads`` threads while a step computes and with the caller's setting while
+    the caller has control. A NaN or infinite loss or gradient ends the run with one
+    ``"diverged"`` record; nothing is raised.
+    """
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"train() takes a TrainConfig; got {type(config).__name__}")
+    return _run(config)
+
+
+class _Run:
+    """The state of one run: data, network, optimizer and the batch generator."""
+
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        data = tasks.load(config.task, config.classes, config.units, config.time_steps,
+                          config.manifold_dim, config.alpha, config.samples_per_class, config.seed)
+        device = torch.device(config.device)
+        self.x_train, self.y_train = data.x_train.to(device), data.y_train.to(device)
+        self.x_test, self.y_test = data.x_test.to(device), data.y_test.to(device)
+        self.device = device
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.model = build_network(config, self.x_train.shape[-1], self.generator).to(device)
+        self.optimizer = Adam(self.model.parameters(), lr=config.lr)
+
+    def step(self, step: int, start: float) -> StepRecord:
+        """One optimizer step (skipped when the loss or a gradient is not finite)."""
+        config, model = self.config, self.model
+        batch = torch.randperm(self.y_train.shape[0], generator=self.generator)[:config.batch_size]
+        batch = batch.to(self.device)
+        x, y = self.x_train[:, batch], self.y_train[batch]
+        readout, spikes = model(x, record=True)
+        logits = logits_of(readout)
+        loss = F.cross_entropy(logits, y)
+        self.optimizer.zero_grad()
+        loss.backward()
+        loss_value = float(loss.detach())
+        grad_norms = _layer_grad_norms(model)
+        record = dict(step=step, loss=loss_value,
+                      accuracy=float((logits.detach().argmax(1) == y).float().mean()),
+                      grad_norms=grad_norms,
+                      spike_rates=tuple(float(s.detach().mean()) for s in spikes))
+        if not (math.isfinite(loss_value) and all(math.isfinite(g) for g in grad_norms)):
+            return StepRecord(**record, test_accuracy=None,
+                              elapsed_s=time.perf_counter() - start, status="diverged")
+        self.optimizer.step()
+        tested = step % config.test_every == 0 or step == config.steps
+        test_accuracy = evaluate(model, self.x_test, self.y_test) if tested else None
+        return StepRecord(**record, test_accuracy=test_accuracy,
+                          elapsed_s=time.perf_counter() - start, status="ok")
+
+
+def _run(config: TrainConfig) -> Iterator[StepRecord]:
+    start = time.perf_counter()
+    with _Threads(config.threads):
+        run = _Run(config)
+    for step in range(1, config.steps + 1):
+        with _Threads(config.threads):
+            record = run.step(step, start)
+        yield record
+        if record.status != "ok":
+            return
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+
+def _surrogate_flags() -> dict:
+    """Flag destination -> (parameter name, declaration) for every registered surrogate's parameters."""
+    config_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    flags = {}
+    for cls in surrogates.registry().values():
+        for name, declaration in cls.params().items():
+            dest = f"surrogate_{name}" if name in config_fields else name
+            flags.setdefault(dest, (name, declaration))
+    return flags
+
+
+def _help(text: str) -> str:
+    return text.replace("%", "%%")  # argparse treats % in help as a format directive
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m sgexplore.train",
+        description="Train the toy SNN on a synthetic spike-timing task and report the result.")
+    declared = params_of(TrainConfig)
+    config = parser.add_argument_group("training (TrainConfig fields)")
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.name in declared:
+            d = declared[f.name]
+            config.add_argument(flag, dest=f.name, type=int if d.integer else float, default=None,
+                                help=_help(f"{d.doc}; in {d.range_text()} (default {d.default:g})"))
+        elif f.name == "hidden":
+            config.add_argument(flag, dest="hidden", type=int, nargs="+", default=None,
+                                help=f"{f.metadata['doc']} (default {' '.join(map(str, f.default))})")
+        elif f.name == "surrogate":
+            config.add_argument(flag, dest="surrogate", default=None,
+                                choices=sorted(surrogates.registry()),
+                                help=f"{f.metadata['doc']} (default {type(_default_surrogate()).__name__})")
+        elif f.type in ("bool", bool):
+            config.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
+                                default=None, help=f"{f.metadata['doc']} (default {f.default})")
+        else:
+            config.add_argument(flag, dest=f.name, default=None, choices=_CHOICES.get(f.name),
+                                help=f"{f.metadata['doc']} (default {f.default})")
+    group = parser.add_argument_group("surrogate parameters (apply to the chosen --surrogate)")
+    for dest, (name, d) in _surrogate_flags().items():
+        group.add_argument("--" + dest.replace("_", "-"), dest="sp_" + dest, type=float,
+                           default=None, metavar=name.upper(),
+                           help=_help(f"{name}: {d.doc}; in {d.range_text()}"))
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig the parsed flags describe (ValueError for bad values)."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+              if getattr(args, f.name) is not None}
+    if "hidden" in values:
+        values["hidden"] = tuple(values["hidden"])
+    surrogate_name = values.pop("surrogate", type(_default_surrogate()).__name__)
+    surrogate_values = {name: getattr(args, "sp_" + dest)
+                        for dest, (name, _) in _surrogate_flags().items()
+                        if getattr(args, "sp_" + dest) is not None}
+    values["surrogate"] = surrogates.create(surrogate_name, **surrogate_values)
+    return TrainConfig(**values)
+
+
+def _summary(config: TrainConfig, records: List[StepRecord]) -> str:
+    last = records[-1]
+    tested = [r.test_accuracy for r in records if r.test_accuracy is not None]
+    values = ", ".join(f"{k}={v:g}" for k, v in config.surrogate.values().items())
+    lines = [
+        f"surrogate      {type(config.surrogate).__name__}({values})",
+        f"status         {last.status} after {last.step} of {config.steps} steps "
+        f"in {last.elapsed_s:.2f} s",
+        f"loss           {records[0].loss:.4f} -> {last.loss:.4f}",
+        f"train accuracy {last.accuracy:.3f} (last batch)",
+        f"test accuracy  {tested[-1]:.3f} (chance {1 / config.classes:.3f})" if tested
+        else "test accuracy  not measured",
+        "spike rates    " + ", ".join(f"{r:.4f}" for r in last.spike_rates),
+        "grad norms     " + ", ".join(f"{g:.3g}" for g in last.grad_norms),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Command-line entry point. Exit code 0 when the run finishes, 1 when it diverged,
+    2 for bad arguments."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ValueError as error:
+        parser.error(str(error))  # prints usage and the message, exits with code 2
+    from tqdm import tqdm
+
+    records = []
+    with tqdm(total=config.steps, disable=args.quiet, unit="step", file=sys.stderr) as bar:
+        for record in train(config):
+            records.append(record)
+            bar.set_postfix(loss=f"{record.loss:.3f}", acc=f"{record.accuracy:.2f}", refresh=False)
+            bar.update(1)
+    print(_summary(config, records))
+    return 0 if records[-1].status == "ok" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""A page showing ipywidgets, checked against the kernel behind it (JupyterLab or Voila).
+
+:class:`WidgetPage` knows each displayed root widget's model id and DOM node, asks the
+kernel for the state of the widgets under it and compares that with what the browser
+shows (:func:`harness.view_mismatches`). :func:`move_a_slider` is the interaction check
+both the Lab and the Voila tests use.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+import harness
+
+
+class WidgetPage:
+    """Subclasses set ``server``, ``kernel_id`` and ``outputs`` (dicts with ``key`` and
+    ``model_id``; each output's DOM node carries ``data-sgx-output="<key>"``)."""
+
+    def __init__(self, server, page):
+        self.server, self.page = server, page
+        self.kernel_id = None
+        self.outputs = []
+        self.sent_updates = []  # (comm_id, JSON text) of widget updates the browser sent
+        page.on("websocket", self._watch_socket)
+
+    def _watch_socket(self, ws):
+        def sent(payload):
+            raw = payload.encode() if isinstance(payload, str) else payload
+            if b'"method":"update"' not in raw:
+                return
+            # JSON or binary kernel protocol (offsets, then JSON parts): look at the JSON
+            for part in raw[raw.find(b"{"):].split(b"}{"):
+                if b'"comm_id"' in part and b'"method":"update"' in part:
+                    text = part.decode(errors="replace")
+                    comm = text.split('"comm_id":"', 1)[1].split('"', 1)[0]
+                    self.sent_updates.append((comm, text))
+        ws.on("framesent", sent)
+
+    @property
+    def roots(self):
+        return [o for o in self.outputs if o["model_id"]]
+
+    def kernel(self):
+        return harness.kernel_snapshot(self.server, self.kernel_id, [o["model_id"] for o in self.roots])
+
+    def dom(self, key):
+        return self.page.locator(f'[data-sgx-output="{key}"]').evaluate(harness.DOM_SNAPSHOT)
+
+    def mismatches(self):
+        kernel = self.kernel()
+        problems = []
+        for root in self.roots:
+            problems += [f"output {root['key']}: {p}"
+                         for p in harness.view_mismatches(kernel[root["model_id"]], self.dom(root["key"]))]
+        return problems, kernel
+
+    def in_sync(self, what, timeout=30.0, until=None):
+        """The kernel's widget state, once the browser shows it (and ``until(state)`` holds);
+        fails the test with every difference if that does not happen within ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            problems, kernel = self.mismatches()
+            if not problems and (until is None or until(kernel)):
+                return kernel
+            if time.monotonic() > deadline:
+                reason = problems or ["the expected change did not arrive"]
+                pytest.fail(f"{what}: the browser does not show what the kernel holds:\n  " + "\n  ".join(reason))
+            time.sleep(0.3)
+
+    def check_no_echo(self, kernel):
+        """No slider sent a value without being touched (a snapped echo would overwrite
+        values set in code; notebook-stack.md §4.4A)."""
+        sliders = {i["id"]: i["description"] for items in kernel.values() for i in items if i["kind"] == "slider"}
+        echoes = [f"{sliders[c]}: {text[:200]}" for c, text in self.sent_updates
+                  if c in sliders and '"value"' in text]
+        assert not echoes, "sliders echoed a value without being touched: " + "; ".join(echoes)
+
+
+def figure_ys(items):
+    return [i["y"] for i in items if i["kind"] == "figure"]
+
+
+def first_interactive(view, kernel):
+    """(root output, index in its widget walk) of the first visible slider next to a figure."""
+    for root in view.roots:
+        items = kernel[root["model_id"]]
+        if not any(i["kind"] == "figure" and not i["hidden"] for i in items):
+            continue
+        for n, item in enumerate(items):
+            if item["kind"] == "slider" and not item["hidden"] and not item["range"]:
+                return root, n
+    return None, None
+
+
+def move_a_slider(view, kernel, artifacts, stem):
+    """Move the first slider next to a figure with the mouse, then one step with the
+    keyboard. After each, the browser must show what the kernel holds (readouts and the
+    plotted data) and the figure must have changed. Returns the root's model id and its
+    figure curves as created and after both moves."""
+    page = view.page
+    root, index = first_interactive(view, kernel)
+    assert root is not None, "the page shows live figures but no slider next to one to move"
+    model_id = root["model_id"]
+    created = figure_ys(kernel[model_id])
+    slider = page.locator(f'[data-sgx-output="{root["key"]}"] .widget-slider').nth(
+        sum(i["kind"] == "slider" for i in kernel[model_id][:index]))
+    handle = slider.locator(".noUi-handle")
+    handle.scroll_into_view_if_needed()
+
+    def changed_from(before):
+        return lambda state: state[model_id][index]["value"] != before
+
+    # Mouse: drag the handle a fifth of the track towards the far side.
+    before = kernel[model_id][index]["value"]
+    track, box = slider.locator(".noUi-base").bounding_box(), handle.bounding_box()
+    x0, y0 = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    direction = 1 if x0 < track["x"] + track["width"] / 2 else -1
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for step in range(1, 11):
+        page.mouse.move(x0 + direction * step * track["width"] / 50, y0)
+    page.mouse.up()
+    kernel = view.in_sync("after a mouse drag", until=changed_from(before))
+    after_mouse = figure_ys(kernel[model_id])
+    assert after_mouse != created, "the drag changed the slider but no figure"
+    page.screenshot(path=str(artifacts / f"{stem}-2-after-drag.png"), full_page=True)
+
+    # Keyboard: one arrow press moves one step.
+    before = kernel[model_id][index]["value"]
+    handle.focus()
+    page.keyboard.press("ArrowRight" if direction > 0 else "ArrowLeft")
+    kernel = view.in_sync("after an arrow key", until=changed_from(before))
+    current = figure_ys(kernel[model_id])
+    assert current != after_mouse, "the key press changed the slider but no figure"
+    page.screenshot(path=str(artifacts / f"{stem}-3-after-key.png"), full_page=True)
+    return model_id, created, current
+
+
+# --- Voila -------------------------------------------------------------------------------
+VOILA_OUTPUT = re.compile(r'<script type="application/vnd\.voila\.cell-output\+json">\s*(.*?)\s*</script>', re.S)
+
+
+class VoilaApp(WidgetPage):
+    """A Voila page. Voila writes each output into the page as JSON (with the widget's
+    model id) before its front-end renders it; outputs and DOM nodes match in order."""
+
+    def open(self):
+        response = self.page.goto(self.server.url("/"), timeout=300_000)
+        assert response.ok, f"Voila answered {response.status}"
+        self.page.wait_for_load_state("load")
+        self.page.wait_for_function("document.querySelector('.jp-OutputArea-child') !== null")
+        config = json.loads(self.page.locator("#jupyter-config-data").text_content())
+        self.kernel_id = config["kernelId"]
+        served = [json.loads(m) for m in VOILA_OUTPUT.findall(response.text())]
+        count = self.page.evaluate(
+            "() => { const nodes = document.querySelectorAll('.jp-OutputArea-child');"
+            " nodes.forEach((n, i) => n.setAttribute('data-sgx-output', String(i))); return nodes.length; }")
+        assert count == len(served), f"{len(served)} outputs served, {count} in the page"
+        self.outputs = []
+        for i, output in enumerate(served):
+            data = output.get("data", {})
+            view = data.get("application/vnd.jupyter.widget-view+json")
+            self.outputs.append({"key": str(i), "type": output.get("output_type"), "mimes": list(data),
+                                 "model_id": view["model_id"] if view else None,
+                                 "error": output.get("ename") if output.get("output_type") == "error" else None})

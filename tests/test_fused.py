@@ -1,0 +1,179 @@
+"""The fused (compiled) spike path against the eager one, the auto choice, and the fallback.
+
+Compilation is slow on a small CPU, so the tensors are small, ``backend="fused"`` is
+forced, and the compiled kernels are shared: one backward per surrogate and dtype
+(the backward does not depend on the mode), one forward per mode and dtype. CUDA tests
+run where a GPU exists (``pytest tests/test_fused.py -k cuda``) and skip elsewhere.
+"""
+
+import subprocess
+import sys
+import warnings
+
+import pytest
+import torch
+
+from sgexplore import fused
+from sgexplore.spike import MODES, spike
+from sgexplore.surrogates import Gaussian, MultiGaussian, registry
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device here (CI has none; run on a GPU machine)"))]
+DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
+
+
+def grid(dtype, device):
+    """v on (k + 1/2)/64 over [-2, 4): exact in every dtype, and never on a step of the
+    forward (multiples of thr) nor on a jump of a surrogate (Heaviside's 0, Box's
+    thr +- 1/2), where two correct roundings could fall on different sides."""
+    return ((torch.arange(-128, 256, dtype=torch.float64) + 0.5) / 64).to(device, dtype)
+
+
+def spike_and_grads(v, threshold, surrogate, mode, backend, grad_output):
+    v = v.detach().clone().requires_grad_()
+    inputs = [v] + ([threshold] if isinstance(threshold, torch.Tensor) and threshold.requires_grad else [])
+    out = spike(v, threshold, surrogate, mode, 3 if mode == "max" else None, backend=backend)
+    grads = torch.autograd.grad(out, inputs, grad_output)
+    return out.detach(), grads
+
+
+def assert_grad_close(fused_grad, eager_grad, exact):
+    """float32/64: fused equals eager to a few ulps. float16/bfloat16: eager rounds every
+    intermediate to the low precision while the fused kernel computes in float32 and
+    rounds once, so fused must be at least as close to the float64 ``exact`` value as
+    eager is, give or take one unit in the last place of the result."""
+    dtype = fused_grad.dtype
+    if dtype in (torch.float32, torch.float64):
+        rtol = 1e-5 if dtype == torch.float32 else 1e-12
+        torch.testing.assert_close(fused_grad, eager_grad, rtol=rtol, atol=rtol * exact.abs().max().item())
+        return
+    finfo = torch.finfo(dtype)
+    ulp = finfo.eps * exact.abs() + finfo.tiny
+    fused_error = (fused_grad.double() - exact).abs()
+    eager_error = (eager_grad.double() - exact).abs()
+    worst = (fused_error - eager_error - ulp).max().item()
+    assert worst <= 0, f"fused is {worst:.3g} further from exact than eager, beyond one ulp"
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", sorted(registry()))
+def test_fused_matches_eager_for_every_mode_and_dtype(name, device):
+    surrogate = registry()[name]()
+    for dtype in DTYPES:
+        v = grid(dtype, device)
+        grad_output = torch.linspace(-1.0, 2.0, v.numel(), dtype=torch.float64).to(device, dtype)
+        exact = (grad_output.double() * surrogate.grad(v.double(), 1.0)).to("cpu")
+        for mode in MODES:
+            eager_out, (eager_grad,) = spike_and_grads(v, 1.0, surrogate, mode, "eager", grad_output)
+            fused_out, (fused_grad,) = spike_and_grads(v, 1.0, surrogate, mode, "fused", grad_output)
+            assert fused_out.dtype == dtype and fused_grad.dtype == dtype
+            assert torch.equal(fused_out, eager_out), (dtype, mode)
+            assert_grad_close(fused_grad.cpu(), eager_grad.cpu(), exact)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_fused_threshold_gradient_matches_eager(device):
+    """A per-neuron threshold tensor that requires grad: both gradients agree."""
+    surrogate = MultiGaussian()
+    v = grid(torch.float32, device).reshape(96, 4)
+    grad_output = torch.linspace(-1.0, 2.0, v.numel(), device=device).reshape(96, 4)
+    threshold = torch.tensor([0.75, 1.0, 1.25, 1.5], device=device, requires_grad=True)
+    for mode in MODES:
+        eager_out, eager_grads = spike_and_grads(v, threshold, surrogate, mode, "eager", grad_output)
+        fused_out, fused_grads = spike_and_grads(v, threshold, surrogate, mode, "fused", grad_output)
+        assert torch.equal(fused_out, eager_out), mode
+        for fused_grad, eager_grad in zip(fused_grads, eager_grads):
+            torch.testing.assert_close(fused_grad, eager_grad, rtol=1e-5, atol=1e-5)
+    assert eager_grads[1].shape == threshold.shape and eager_grads[1].abs().sum() > 0
+
+
+def test_new_parameter_values_and_thresholds_stay_correct_in_a_bounded_cache(monkeypatch):
+    """Parameters and float thresholds are compiled in: each new value gets its own
+    kernel (never a stale one), and the cache drops the least recently used."""
+    monkeypatch.setattr(fused, "CACHE_SIZE", 3)
+    monkeypatch.setattr(fused, "_compiled", type(fused._compiled)())
+    v = grid(torch.float32, "cpu")
+    grad_output = torch.linspace(-1.0, 2.0, v.numel())
+    for sigma, threshold in [(0.2, 0.8), (1.3, 1.5), (0.2, 0.8)]:
+        surrogate = Gaussian(sigma=sigma, mu=0.1, grad_scale=2.0)
+        eager_out, (eager_grad,) = spike_and_grads(v, threshold, surrogate, "multi", "eager", grad_output)
+        fused_out, (fused_grad,) = spike_and_grads(v, threshold, surrogate, "multi", "fused", grad_output)
+        assert torch.equal(fused_out, eager_out)
+        torch.testing.assert_close(fused_grad, eager_grad, rtol=1e-5, atol=1e-6)
+        assert len(fused._compiled) <= 3
+
+
+def test_fused_double_backward_matches_eager():
+    """create_graph=True differentiates the eager ops, so second derivatives agree."""
+    surrogate = Gaussian()
+    second = {}
+    for backend in ("eager", "fused"):
+        v = grid(torch.float64, "cpu").requires_grad_()
+        (grad_v,) = torch.autograd.grad(spike(v, 1.0, surrogate, backend=backend).sum(), v, create_graph=True)
+        (second[backend],) = torch.autograd.grad(grad_v.sum(), v)
+    torch.testing.assert_close(second["fused"], second["eager"])
+    assert second["eager"].abs().max() > 0
+
+
+def test_auto_is_eager_below_the_threshold_and_fused_from_it(monkeypatch):
+    monkeypatch.setattr(fused, "_failure", None)
+    min_numel = fused.AUTO_MIN_NUMEL["cpu"]
+    assert fused.choose_backend(torch.empty(min_numel - 1), "auto") == "eager"
+    assert fused.choose_backend(torch.empty(min_numel), "auto") == "fused"
+    assert fused.choose_backend(torch.empty(10 * min_numel), "eager") == "eager"
+    assert fused.choose_backend(torch.empty(3), "fused") == "fused"
+
+
+def test_auto_keeps_toy_snn_sized_tensors_eager():
+    """A batch of 256 x 128 hidden neurons, larger than the toy SNN's steps, stays eager."""
+    assert fused.choose_backend(torch.empty(256, 128), "auto") == "eager"
+
+
+def test_unknown_backend_is_a_value_error_naming_it():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        spike(torch.zeros(3), 1.0, Gaussian(), backend="triton")
+
+
+def test_compile_failure_falls_back_to_eager_warns_once_and_is_remembered(monkeypatch):
+    def broken_compile(function):
+        def fails(*args):
+            raise RuntimeError("simulated compiler failure")
+        return fails
+
+    monkeypatch.setattr(fused, "_compile", broken_compile)
+    monkeypatch.setattr(fused, "_compiled", type(fused._compiled)())
+    monkeypatch.setattr(fused, "_failure", None)
+    v = grid(torch.float32, "cpu").repeat(fused.AUTO_MIN_NUMEL["cpu"] // 384 + 1)
+    grad_output = torch.ones_like(v)
+    eager_out, (eager_grad,) = spike_and_grads(v, 1.0, Gaussian(), "single", "eager", grad_output)
+    assert fused.choose_backend(v, "auto") == "fused"
+    with pytest.warns(RuntimeWarning, match="simulated compiler failure"):
+        out, (grad,) = spike_and_grads(v, 1.0, Gaussian(), "single", "auto", grad_output)
+    assert torch.equal(out, eager_out) and torch.equal(grad, eager_grad)
+    assert fused.choose_backend(v, "auto") == "eager"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no second warning
+        spike_and_grads(v, 1.0, Gaussian(), "single", "auto", grad_output)
+    with pytest.raises(RuntimeError, match="backend='fused' is impossible here.*simulated"):
+        spike(v, 1.0, Gaussian(), backend="fused")
+
+
+def test_forced_fused_raises_clearly_when_compilation_fails(monkeypatch):
+    def broken_compile(function):
+        def fails(*args):
+            raise RuntimeError("simulated compiler failure")
+        return fails
+
+    monkeypatch.setattr(fused, "_compile", broken_compile)
+    monkeypatch.setattr(fused, "_compiled", type(fused._compiled)())
+    monkeypatch.setattr(fused, "_failure", None)
+    with pytest.raises(RuntimeError, match="backend='fused' is impossible here.*simulated"):
+        spike(torch.zeros(4), 1.0, Gaussian(), backend="fused")
+
+
+def test_importing_sgexplore_does_not_import_the_compiler():
+    code = ("import sys, torch, sgexplore; "
+            "sgexplore.spike(torch.zeros(1000), 1.0, sgexplore.surrogates.Gaussian()); "
+            "print('torch._dynamo' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

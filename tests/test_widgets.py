@@ -1,0 +1,464 @@
+"""The widget explorers, driven from code in a plain process (no kernel, no browser).
+
+Expected curves are the surrogate formulas written out here with numpy, independently of
+the torch code under test; expected training records come from ``train()`` itself, which
+the TrainingExplorer must relay unchanged.
+"""
+
+import asyncio
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+from traitlets import TraitError
+
+from sgexplore import surrogates
+from sgexplore.params import param, slider_values
+from sgexplore.surrogates import Surrogate, register
+from sgexplore.train import TrainConfig, train
+from sgexplore.widgets import SurrogateExplorer, TrainingExplorer
+from sgexplore.widgets.controls import came_from_browser
+from sgexplore.widgets.surrogate_explorer import MAX_PINS
+
+# train.py converts a loss that requires grad to float; not this file's concern.
+pytestmark = pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad")
+
+RTOL, ATOL = 1e-5, 1e-6  # the curve is computed in float32, as in training
+
+
+def normal_pdf(x, mu, sigma):
+    return np.exp(-((x - mu) ** 2) / (2 * sigma**2)) / (sigma * math.sqrt(2 * math.pi))
+
+
+def normal_cdf(x, mu, sigma):
+    return 0.5 * (1 + np.vectorize(math.erf)((x - mu) / (sigma * math.sqrt(2))))
+
+
+def multi_gaussian(v, thr, mu, sigma, grad_scale, h, s):
+    x = v - thr
+    return grad_scale * ((1 + h) * normal_pdf(x, mu, sigma) - h * normal_pdf(x, sigma, s * sigma)
+                         - h * normal_pdf(x, -sigma, s * sigma))
+
+
+def curve(explorer, index=0):
+    return np.asarray(explorer.figure.data[index].y, dtype=np.float64)
+
+
+@pytest.fixture
+def own_registry(monkeypatch):
+    """A private copy of the surrogate registry, so test surrogates do not leak out."""
+    monkeypatch.setattr(surrogates, "_REGISTRY", dict(surrogates._REGISTRY))
+
+
+# ---------------------------------------------------------------------------
+# SurrogateExplorer
+# ---------------------------------------------------------------------------
+
+def test_default_curve_is_the_multigaussian_formula_and_follows_sliders():
+    explorer = SurrogateExplorer()
+    v = explorer.v_mem
+    expected = multi_gaussian(v, 1.0, mu=0.0, sigma=0.5, grad_scale=1.0, h=0.15, s=6.0)
+    np.testing.assert_allclose(curve(explorer), expected, rtol=RTOL, atol=ATOL)
+    np.testing.assert_array_equal(explorer.figure.data[0].x, v)
+
+    explorer.controls["sigma"].value = 0.3
+    explorer.controls["h"].value = 0.3
+    expected = multi_gaussian(v, 1.0, mu=0.0, sigma=0.3, grad_scale=1.0, h=0.3, s=6.0)
+    np.testing.assert_allclose(curve(explorer), expected, rtol=RTOL, atol=ATOL)
+    assert explorer.surrogate.sigma == 0.3 and explorer.message == ""
+
+
+def test_primitive_forward_and_threshold_line_follow_the_threshold():
+    explorer = SurrogateExplorer("Gaussian", mu=0.2, sigma=0.3)
+    explorer.controls["spike_threshold"].value = 1.5
+    v = explorer.v_mem
+    assert v.min() < 1.5 < v.max()
+    np.testing.assert_allclose(curve(explorer), normal_pdf(v - 1.5, 0.2, 0.3), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(curve(explorer, 1), normal_cdf(v - 1.5, 0.2, 0.3), rtol=RTOL, atol=ATOL)
+    np.testing.assert_array_equal(curve(explorer, 2), (v >= np.float32(1.5)).astype(float))
+    assert [shape.x0 for shape in explorer.figure.layout.shapes] == [1.5, 1.5]
+
+
+def test_multi_and_max_modes_draw_the_staircase():
+    explorer = SurrogateExplorer("Triangle", mode="multi")
+    v = explorer.v_mem.astype(np.float32).astype(np.float64)
+    staircase = np.where(v > 0, np.trunc(v / 1.0), 0.0)
+    assert staircase.max() >= 3
+    np.testing.assert_array_equal(curve(explorer, 2), staircase)
+
+    explorer.controls["mode"].value = "max"
+    explorer.controls["max_spikes"].value = 2
+    assert explorer.mode == "max" and explorer.max_spikes == 2
+    np.testing.assert_array_equal(curve(explorer, 2), np.minimum(staircase, 2))
+
+
+def test_periodic_surrogate_repeats_at_every_multiple_of_the_threshold():
+    explorer = SurrogateExplorer("PeriodicExponentialSymmetric", mode="multi", grad_width=0.25)
+    v = explorer.v_mem.astype(np.float32).astype(np.float64)
+    nearest = np.maximum(1, np.round(v))  # thr = 1: the nearest multiple n >= 1
+    distance = np.where(v < 1, 1 - v, np.abs(v - nearest))
+    np.testing.assert_allclose(curve(explorer), np.exp(-distance / 0.25), rtol=1e-4, atol=ATOL)
+    assert v.max() > 3.5  # several lobes are on screen
+
+
+def test_switching_surrogate_rebuilds_the_sliders_and_keeps_the_figure():
+    explorer = SurrogateExplorer()
+    figure = explorer.figure
+    explorer.controls["surrogate"].value = "FastSigmoid"
+    assert "slope" in explorer.controls and "sigma" not in explorer.controls
+    assert explorer.figure is figure
+    assert list(explorer.panel._param_box.children) == [explorer.controls["slope"],
+                                                        explorer.controls["grad_scale"]]
+    explorer.controls["slope"].value = 100.0
+    v = explorer.v_mem
+    np.testing.assert_allclose(curve(explorer), 1 / (100 * np.abs(v - 1) + 1) ** 2, rtol=RTOL, atol=ATOL)
+
+
+def test_log_parameters_slide_over_the_exact_declared_grid():
+    explorer = SurrogateExplorer("FastSigmoid")
+    slope = explorer.controls["slope"]
+    declared = surrogates.FastSigmoid.params()["slope"]
+    assert [value for _label, value in slope.options] == slider_values(declared)
+    ratios = np.diff(np.log10([value for _label, value in slope.options]))
+    np.testing.assert_allclose(ratios, 0.1, rtol=1e-9)
+    slope.value = 10 ** 1.5 * (1 + 1e-12)  # float noise lands on the grid value itself
+    assert slope.value == 10 ** round(1.5, 10)
+    with pytest.raises(TraitError):
+        slope.value = 33.3  # off the grid
+
+
+def test_user_registered_surrogate_appears_and_drives_the_curve(own_registry):
+    @register
+    @dataclass_frozen
+    class Cosine(Surrogate):
+        width: float = param(1.0, low=0.0, low_open=True, slider=(0.1, 3.0, 0.1), doc="half-width")
+
+        def grad(self, v_mem, spike_threshold):
+            x = (v_mem - spike_threshold) / self.width
+            return torch.where(x.abs() < 1, 0.5 * (1 + torch.cos(math.pi * x)), torch.zeros_like(x))
+
+    explorer = SurrogateExplorer()
+    assert "Cosine" in explorer.controls["surrogate"].options
+    explorer.controls["surrogate"].value = "Cosine"
+    explorer.controls["width"].value = 0.5
+    x = (explorer.v_mem - 1.0) / 0.5
+    expected = np.where(np.abs(x) < 1, 0.5 * (1 + np.cos(np.pi * x)), 0.0)
+    np.testing.assert_allclose(curve(explorer), expected, rtol=RTOL, atol=ATOL)
+    assert "peak</b> 1 " in explorer.panel.readout.value  # numeric peak of the base class
+
+
+def dataclass_frozen(cls):
+    return dataclasses.dataclass(frozen=True)(cls)
+
+
+def test_normalise_to_peak_and_area():
+    explorer = SurrogateExplorer("Gaussian", sigma=0.3, grad_scale=5.0)
+    explorer.controls["normalise"].value = "peak"
+    assert curve(explorer).max() == pytest.approx(1.0, rel=1e-5)
+    explorer.controls["normalise"].value = "area"
+    v, y = explorer.v_mem, curve(explorer)
+    assert np.sum((y[1:] + y[:-1]) / 2 * np.diff(v)) == pytest.approx(1.0, rel=1e-4)
+    assert curve(explorer, 1)[-1] == pytest.approx(1.0, rel=1e-4)  # primitive ends at 1, like the step
+
+    explorer.controls["surrogate"].value = "Heaviside"  # area infinite: raw values and a note
+    assert "area is ∞" in explorer.message
+    assert curve(explorer).max() == pytest.approx(1.0)
+    assert "∞" in explorer.panel.readout.value
+
+
+def test_pin_keeps_a_curve_and_clear_removes_pins():
+    explorer = SurrogateExplorer("Gaussian")
+    before = curve(explorer).copy()
+    explorer.pin()
+    explorer.controls["sigma"].value = 0.2
+    assert explorer.pins == 1 and len(explorer.figure.data) == 5
+    np.testing.assert_array_equal(curve(explorer, 3), before)
+    assert not np.allclose(curve(explorer), before)
+    for _ in range(MAX_PINS + 2):
+        explorer.pin()
+    assert explorer.pins == MAX_PINS
+    explorer.clear_pins()
+    assert explorer.pins == 0 and len(explorer.figure.data) == 3
+
+
+def test_bad_threshold_shows_a_message_and_keeps_the_figure():
+    explorer = SurrogateExplorer()
+    before = curve(explorer).copy()
+    explorer.controls["spike_threshold"].value = 0.0
+    assert "spike_threshold" in explorer.message and "(0, inf)" in explorer.message
+    assert "spike_threshold" in explorer.panel.message_box.value
+    np.testing.assert_array_equal(curve(explorer), before)
+    assert explorer.spike_threshold == 1.0
+    explorer.controls["spike_threshold"].value = 0.5  # recovers
+    assert explorer.message == "" and explorer.spike_threshold == 0.5
+
+
+def test_a_surrogate_rejecting_a_combination_shows_a_message(own_registry):
+    @register
+    @dataclass_frozen
+    class Lopsided(Surrogate):
+        left: float = param(1.0, low=0.0, low_open=True, slider=(0.1, 2.0, 0.1), doc="left width")
+        right: float = param(1.0, low=0.0, low_open=True, slider=(0.1, 2.0, 0.1), doc="right width")
+
+        def __post_init__(self):
+            super().__post_init__()
+            if self.right > 2 * self.left:
+                raise ValueError(f"Lopsided.right must be at most 2*left; got right={self.right}")
+
+        def grad(self, v_mem, spike_threshold):
+            x = v_mem - spike_threshold
+            return torch.exp(-torch.where(x < 0, -x / self.left, x / self.right))
+
+    explorer = SurrogateExplorer("Lopsided", right=2.0)
+    before = curve(explorer).copy()
+    explorer.controls["left"].value = 0.5  # right = 2 > 2 * left
+    assert "Lopsided.right must be at most 2*left" in explorer.message
+    np.testing.assert_array_equal(curve(explorer), before)
+
+
+def test_sub_epsilon_changes_are_ignored():
+    explorer = SurrogateExplorer()
+    title = explorer.figure.layout.title.text
+    explorer.controls["spike_threshold"].value = 1.0 + 1e-12
+    assert explorer.spike_threshold == 1.0 and explorer.figure.layout.title.text == title
+
+
+def test_reset_restores_declared_defaults():
+    explorer = SurrogateExplorer()
+    default = curve(explorer).copy()
+    explorer.controls["sigma"].value = 1.0
+    explorer.controls["spike_threshold"].value = 2.0
+    explorer.controls["normalise"].value = "peak"
+    explorer.reset()
+    assert explorer.surrogate == surrogates.MultiGaussian() and explorer.spike_threshold == 1.0
+    np.testing.assert_allclose(curve(explorer), default)
+
+
+def test_snapshot_for_late_views_holds_the_current_curve():
+    explorer = SurrogateExplorer()
+    explorer.controls["sigma"].value = 0.3
+    np.testing.assert_array_equal(explorer.figure._widget_data[0]["y"], explorer.figure.data[0].y)
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    (dict(sigma=-1.0), "sigma"), (dict(spike_threshold=0.0), "spike_threshold"),
+    (dict(mode="double"), "mode"), (dict(normalise="unit"), "normalise"),
+    (dict(surrogate="Nope"), "surrogate"), (dict(bogus=1.0), "bogus"),
+])
+def test_bad_constructor_input_raises_a_clear_value_error(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        SurrogateExplorer(**kwargs)
+
+
+def test_explorer_displays_as_its_widget():
+    explorer = SurrogateExplorer()
+    bundle = explorer._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.widget.model_id
+
+
+# ---------------------------------------------------------------------------
+# TrainingExplorer
+# ---------------------------------------------------------------------------
+
+TINY = TrainConfig(classes=2, units=10, time_steps=20, samples_per_class=20, hidden=(16,),
+                   batch_size=16, steps=6, test_every=3)
+
+
+def losses(config):
+    return [record.loss for record in train(config)]
+
+
+def tiny_explorer(**kwargs):
+    return TrainingExplorer(config=TINY, **kwargs)
+
+
+def test_run_relays_the_training_records_into_the_figure():
+    explorer = tiny_explorer()
+    records = explorer.run()
+    expected = list(train(explorer.config))
+    assert [(r.step, r.loss, r.accuracy) for r in records] == [(r.step, r.loss, r.accuracy) for r in expected]
+    np.testing.assert_array_equal(explorer.figure.data[0].x, np.arange(1, TINY.steps + 1))
+    np.testing.assert_array_equal(explorer.figure.data[0].y, [r.loss for r in expected])
+    np.testing.assert_array_equal(explorer.figure.data[4].y, expected[-1].grad_norms)
+    assert list(explorer.figure.data[4].x) == ["hidden 1", "readout"]
+    assert explorer.figure.data[2].x.tolist() == [3, 6]  # test accuracy where it was measured
+    assert "done step 6/6" in explorer.status.value
+
+
+def test_session_streams_each_point_as_it_trains():
+    explorer = tiny_explorer()
+    explorer.redraw_interval_s = 0.0
+    session = explorer.session()
+    for k in range(1, 4):
+        next(session)
+        assert len(explorer.figure.data[0].y) == k
+
+
+def test_first_point_is_drawn_before_the_second_step():
+    explorer = tiny_explorer()  # default redraw interval: the first point is never held back
+    next(explorer.session())
+    assert len(explorer.figure.data[0].y) == 1
+
+
+def test_changing_a_control_retrains_from_the_same_seed_and_ghosts_the_old_run():
+    explorer = tiny_explorer()
+    first = [r.loss for r in explorer.run()]
+    explorer.controls["lr"].value = 0.1
+    assert explorer.config.lr == 0.1
+    assert [r.loss for r in explorer.records] == losses(dataclasses.replace(TINY, lr=0.1))
+    assert explorer.records[0].loss == first[0]  # same seed, same first batch and weights
+    assert explorer.ghosts == 1
+    np.testing.assert_array_equal(explorer.figure.data[5].y, first)
+
+    for name, value in [("reset", "zero"), ("detach_reset", True), ("hidden", "8, 8")]:
+        explorer.controls[name].value = value
+    assert explorer.config.hidden == (8, 8) and explorer.config.detach_reset
+    assert list(explorer.figure.data[4].x) == ["hidden 1", "hidden 2", "readout"]
+    assert [r.loss for r in explorer.records] == losses(explorer.config)
+
+
+def test_ghosts_are_capped_and_cleared():
+    explorer = tiny_explorer(max_ghosts=2)
+    for lr in (0.001, 0.01, 0.1, 1.0):
+        explorer.controls["lr"].value = lr
+    assert explorer.ghosts == 2
+    explorer.clear()
+    assert explorer.ghosts == 0 and len(explorer.figure.data) == 5
+
+
+def test_divergence_shows_a_message_not_a_traceback(own_registry):
+    @register
+    @dataclass_frozen
+    class Broken(Surrogate):
+        """Returns NaN: the first backward pass makes the gradients NaN."""
+
+        def grad(self, v_mem, spike_threshold):
+            return torch.full_like(v_mem, float("nan"))
+
+    explorer = tiny_explorer()
+    explorer.controls["surrogate"].value = "Broken"
+    assert explorer.message == "diverged at step 1"
+    assert "diverged at step 1" in explorer.status.value
+    assert len(explorer.records) == 1 and explorer.records[0].status == "diverged"
+
+
+def test_bad_training_input_shows_a_message_and_keeps_the_run():
+    explorer = tiny_explorer()
+    explorer.run()
+    before = curve(explorer).copy()
+    explorer.controls["hidden"].value = "sixty-four"
+    assert "hidden" in explorer.message
+    explorer.controls["hidden"].value = "16"
+    explorer.controls["spike_threshold"].value = 0.0
+    assert "spike_threshold" in explorer.message
+    np.testing.assert_array_equal(curve(explorer), before)
+    assert len(explorer.records) == TINY.steps
+
+
+def test_bad_training_constructor_input_raises():
+    with pytest.raises(ValueError, match="lr"):
+        TrainingExplorer(config=TINY, lr=-1.0)
+    with pytest.raises(ValueError, match="slope"):
+        TrainingExplorer(config=TINY, slope=0.0)
+
+
+def browser_sets(widget, **state):
+    """Apply ``state`` as a message from the browser would (ipywidgets' own entry point)."""
+    widget.set_state(state)
+
+
+def test_browser_and_code_changes_are_told_apart():
+    seen = []
+    explorer = tiny_explorer()
+    explorer.controls["steps"].observe(lambda change: seen.append(came_from_browser(change)), "value")
+    explorer.controls["steps"].value = 20
+    browser_sets(explorer.controls["steps"], value=30)
+    assert seen == [False, True]
+
+
+def test_a_newer_browser_change_supersedes_the_run_in_flight():
+    explorer = tiny_explorer(steps=40)
+    explorer.debounce_s = 0.0  # count steps, not milliseconds
+    lr = explorer.controls["lr"]
+    index_of = {value: i for i, (_label, value) in enumerate(lr.options)}
+
+    async def scenario():
+        browser_sets(lr, index=index_of[0.001])    # starts a live run, returns at once
+        assert explorer.running and explorer.records == []
+        for _ in range(3):
+            await asyncio.sleep(0)                 # the run takes a few steps
+        partial = len(explorer.records)
+        browser_sets(lr, index=index_of[0.1])      # supersedes it
+        await explorer.wait()
+        return partial
+
+    partial = asyncio.run(scenario())
+    assert 1 <= partial < 40
+    assert explorer.runs_started == 2 and explorer.runs_finished == 1
+    assert explorer.config.lr == 0.1
+    assert [r.loss for r in explorer.records] == losses(dataclasses.replace(TINY, steps=40, lr=0.1))
+    assert explorer.ghosts == 0  # an unfinished run leaves no ghost
+
+
+def test_a_storm_of_browser_changes_starts_only_the_last_run():
+    explorer = tiny_explorer()
+    steps = explorer.controls["steps"]
+
+    async def storm():
+        for value in range(10, 110):
+            browser_sets(steps, value=value)
+        await explorer.wait()
+
+    asyncio.run(storm())
+    assert explorer.runs_started == 1 and explorer.runs_finished == 1
+    assert len(explorer.records) == 109 and len(explorer.figure.data[0].y) == 109
+
+
+def test_code_changes_run_synchronously_even_inside_an_event_loop():
+    explorer = tiny_explorer()
+
+    async def cell():
+        browser_sets(explorer.controls["steps"], value=20)  # a live run, superseded below
+        explorer.controls["lr"].value = 0.1
+        return len(explorer.records), explorer.running
+
+    assert asyncio.run(cell()) == (20, False)
+
+
+def test_live_false_makes_browser_changes_synchronous():
+    explorer = tiny_explorer(live=False)
+
+    async def cell():
+        browser_sets(explorer.controls["steps"], value=8)
+        return len(explorer.records)
+
+    assert asyncio.run(cell()) == 8
+
+
+def test_a_change_during_the_debounce_replaces_the_run_before_it_trains():
+    explorer = tiny_explorer()
+    steps = explorer.controls["steps"]
+    explorer.debounce_s = 60.0  # the first run stays in its debounce for the whole test
+
+    async def drag():
+        browser_sets(steps, value=20)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        browser_sets(steps, value=30)
+        explorer.debounce_s = 0.0  # read by the second run when it starts
+        await explorer.wait()
+
+    asyncio.run(drag())
+    assert explorer.runs_started == 1 and len(explorer.records) == 30
+
+
+def test_a_superseded_session_stops_and_leaves_the_newer_run_alone():
+    explorer = tiny_explorer()
+    older = explorer.session()
+    next(older)
+    newer = explorer.run()
+    assert list(older) == []  # it yields nothing more
+    assert explorer.records == newer and len(newer) == TINY.steps
+    np.testing.assert_array_equal(explorer.figure.data[0].y, [r.loss for r in newer])
