@@ -18,7 +18,7 @@ if [[ "${1:-}" == "--dry-run" ]]; then
     CROSS=(--rounds 1 --sizes 1024 65536 --surrogates Gaussian)
     EXTRA=(--dtype bfloat16 --modes single --sizes 1e4 --rounds 1 --surrogates Box)
 else
-    DEVICE=cuda; TESTS=(-k cuda); MAIN=(--rounds 7); CROSS=(--rounds 5 --sizes 16384 65536 262144 1048576 4194304)
+    DEVICE=cuda; TESTS=(-k cuda); MAIN=(--rounds 7); CROSS=(--rounds 3 --sizes 262144 1048576 4194304 16777216 67108864)
     EXTRA=(--dtype bfloat16 --modes single --rounds 5 --sizes 134217728)
 fi
 {

@@ -23,10 +23,11 @@ If compilation fails under ``"auto"``, the call runs eagerly, one ``RuntimeWarni
 why, and every later ``"auto"`` call stays eager.
 
 Compiled kernels are cached per surrogate (its parameter values), float threshold,
-mode, dtype, device and size class (a factor of 16 in elements), at most :data:`CACHE_SIZE` of them (least recently used go
-first). Parameters and a float threshold are compiled in as constants, which keeps the
-CUDA kernels at the memory-bandwidth limit; the price is a compilation (seconds) for
-each new value, which only large tensors pay, and only once.
+mode, dtype, device and size class (a factor of 16 in elements), at most
+:data:`CACHE_SIZE` of them (least recently used go first). Parameters and a float
+threshold are compiled in as constants, which keeps the CUDA kernels at the
+memory-bandwidth limit; the price is a compilation (seconds) for each new value, which
+only large tensors pay, and only once per value.
 ``torch._dynamo`` (2-3 s to import) is imported only when a fused call first needs it.
 """
 
@@ -45,13 +46,17 @@ __all__ = ["BACKENDS", "AUTO_MIN_NUMEL", "CACHE_SIZE", "choose_backend", "check_
 BACKENDS = ("auto", "eager", "fused")
 
 #: Smallest tensor (in elements) for which ``backend="auto"`` takes the fused path, per
-#: device type; devices not listed stay eager under "auto". Measured crossovers
-#: (benchmarks/bench_spike.py --crossover, BENCHMARKS.md): on the 2-core CPU the fused
-#: forward+backward beats eager from about 2^14-2^15 elements for the costliest surrogates,
-#: at 2^16 for most; on the H200 from about 2^17 (2^20 for the cheapest ones). The thresholds
-#: sit above those crossovers, and well above the toy SNN's per-step tensors (batch x
-#: hidden, a few thousand elements), so small tensors never pay for a compilation.
-AUTO_MIN_NUMEL: Dict[str, int] = {"cpu": 2**18, "cuda": 2**20}
+#: device type; devices not listed stay eager under "auto". Chosen from the measured
+#: crossovers (benchmarks/bench_spike.py, BENCHMARKS.md "Spike function"). CPU (2 cores):
+#: a fused call carries ~0.1 ms more fixed overhead than an eager one, so at 1e5 elements
+#: fused only ties eager for the cheap surrogates (2x faster for MultiGaussian), and from
+#: 1e6 it is 1.4-5.5x faster (more at 4e6); 2^18 sits above the tie.
+#: CUDA (H200, wall clock with the host's overhead): the compiled call's host overhead
+#: (~0.8 ms per forward+backward on that host) hides the kernel's gain up to 4e6 elements;
+#: fused wins from 2^24 for MultiGaussian and from 2^26 for all but the two trivial
+#: surrogates, so 2^25. Both sit far above the toy SNN's per-step tensors (batch x
+#: hidden, a few thousand elements): small tensors never pay for a compilation.
+AUTO_MIN_NUMEL: Dict[str, int] = {"cpu": 2**18, "cuda": 2**25}
 
 #: Most compiled functions kept; the least recently used is dropped beyond this.
 CACHE_SIZE = 128

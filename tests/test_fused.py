@@ -4,6 +4,7 @@ Compilation is slow on a small CPU, so the tensors are small, ``backend="fused"`
 forced, and the compiled kernels are shared: one backward per surrogate and dtype
 (the backward does not depend on the mode), one forward per mode and dtype. CUDA tests
 run where a GPU exists (``pytest tests/test_fused.py -k cuda``) and skip elsewhere.
+The tests that compile are marked slow (about 2 minutes together on 2 cold cores).
 """
 
 import subprocess
@@ -55,6 +56,7 @@ def assert_grad_close(fused_grad, eager_grad, exact):
     assert worst <= 0, f"fused is {worst:.3g} further from exact than eager, beyond one ulp"
 
 
+@pytest.mark.slow  # compiles kernels: seconds each on 2 cores
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", sorted(registry()))
 def test_fused_matches_eager_for_every_mode_and_dtype(name, device):
@@ -71,6 +73,7 @@ def test_fused_matches_eager_for_every_mode_and_dtype(name, device):
             assert_grad_close(fused_grad.cpu(), eager_grad.cpu(), exact)
 
 
+@pytest.mark.slow  # compiles kernels: seconds each on 2 cores
 @pytest.mark.parametrize("device", DEVICES)
 def test_fused_threshold_gradient_matches_eager(device):
     """A per-neuron threshold tensor that requires grad: both gradients agree."""
@@ -87,6 +90,7 @@ def test_fused_threshold_gradient_matches_eager(device):
     assert eager_grads[1].shape == threshold.shape and eager_grads[1].abs().sum() > 0
 
 
+@pytest.mark.slow  # compiles kernels: seconds each on 2 cores
 def test_new_parameter_values_and_thresholds_stay_correct_in_a_bounded_cache(monkeypatch):
     """Parameters and float thresholds are compiled in: each new value gets its own
     kernel (never a stale one), and the cache drops the least recently used."""
@@ -103,6 +107,7 @@ def test_new_parameter_values_and_thresholds_stay_correct_in_a_bounded_cache(mon
         assert len(fused._compiled) <= 3
 
 
+@pytest.mark.slow  # compiles kernels: seconds each on 2 cores
 def test_fused_double_backward_matches_eager():
     """create_graph=True differentiates the eager ops, so second derivatives agree."""
     surrogate = Gaussian()

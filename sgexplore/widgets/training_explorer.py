@@ -172,7 +172,10 @@ class TrainingExplorer:
             self.figure,
         ])
         if self.live and _running_loop() is not None:
-            self._request(self.config, browser=True)  # first curve appears once displayed
+            # In a kernel, train the first curve now, before the figure is displayed: a view
+            # that attaches while a background run streams (Voila renders after the cells
+            # ran) could miss the transient updates and keep an empty figure.
+            self._request(self.config, browser=False)
 
     # -- public methods ------------------------------------------------------------
     def run(self) -> List[StepRecord]:

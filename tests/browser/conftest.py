@@ -58,15 +58,19 @@ def session_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def browser(chromium_path, session_dir):
-    """A headless Chromium with a fresh profile, shared by every test in the session."""
+@pytest.fixture(scope="module")
+def browser(chromium_path, session_dir, request):
+    """A headless Chromium with a fresh profile, shared by the tests of one module.
+
+    Module scope: Playwright's sync API keeps an event loop marked as running in this
+    thread while it is open, which would break later tests that call asyncio.run().
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(session_dir / "chromium-profile"), executable_path=chromium_path, headless=True,
-            args=harness.CHROMIUM_FLAGS, viewport={"width": 1280, "height": 1000})
+            str(session_dir / f"chromium-profile-{request.module.__name__}"),
+            executable_path=chromium_path, headless=True, args=harness.CHROMIUM_FLAGS, viewport={"width": 1280, "height": 1000})
         yield context
         context.close()
 
