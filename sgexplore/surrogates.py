@@ -53,6 +53,12 @@ def _grad_scale(default: float = 1.0):
     return param(default, **_GRAD_SCALE)
 
 
+def _slope(default: float = 10.0):
+    """Steepness of a sigmoid-like surrogate, in 1/voltage (the inverse of its width)."""
+    return param(default, low=0.0, low_open=True, slider=(0.1, 1000.0, 0.1), log=True,
+                 absolute=True, doc="steepness (inverse width, 1/voltage; absolute)")
+
+
 def check_threshold(spike_threshold: Threshold) -> None:
     """Raise ValueError unless every threshold is a finite number > 0."""
     if isinstance(spike_threshold, torch.Tensor):
@@ -502,8 +508,7 @@ class FastSigmoid(Surrogate):
     peak grows with the slope, is ``grad_scale = slope``. ``slope`` is absolute (1/voltage).
     """
 
-    slope: float = param(10.0, low=0.0, low_open=True, slider=(0.1, 1000.0, 0.1), log=True,
-                         absolute=True, doc="steepness (inverse width, 1/voltage; absolute)")
+    slope: float = _slope()
     grad_scale: float = _grad_scale()
 
     formula: ClassVar[str] = "grad_scale / (slope·|x| + 1)²"
@@ -580,8 +585,7 @@ class SigmoidDerivative(Surrogate):
     slope 10, Zenke & Vogels' beta; slope 4 gives peak 1), area ``grad_scale``. ``slope`` is absolute.
     """
 
-    slope: float = param(10.0, low=0.0, low_open=True, slider=(0.1, 1000.0, 0.1), log=True,
-                         absolute=True, doc="steepness (1/voltage; absolute)")
+    slope: float = _slope()
     grad_scale: float = _grad_scale()
 
     formula: ClassVar[str] = "grad_scale · slope · σ(slope·x) · σ(−slope·x)"
