@@ -20,7 +20,7 @@ import urllib.request
 import pytest
 
 import harness
-from widget_page import WidgetPage
+from widget_page import WidgetPage, drag_slider
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -118,14 +118,7 @@ def test_app_in_voila(voila, page, artifacts):
     handle.scroll_into_view_if_needed()
     start = _slider_state(page, slider)
 
-    track, box = slider.locator(".noUi-base").bounding_box(), handle.bounding_box()
-    x0, y0 = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    direction = 1 if x0 < track["x"] + track["width"] / 2 else -1
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    for step in range(1, 11):
-        page.mouse.move(x0 + direction * step * track["width"] / 50, y0)
-    page.mouse.up()
+    direction = drag_slider(page, slider)
     page.wait_for_function(
         "([sel, d]) => [...document.querySelectorAll(sel)].map(p => p.getAttribute('d')).join() !== d",
         arg=[".js-plotly-plot path.js-line", ",".join(p or "" for p in start[1])], timeout=30_000)

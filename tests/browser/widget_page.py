@@ -122,14 +122,7 @@ def move_a_slider(view, kernel, artifacts, stem):
 
     # Mouse: drag the handle a fifth of the track towards the far side.
     before = kernel[model_id][index]["value"]
-    track, box = slider.locator(".noUi-base").bounding_box(), handle.bounding_box()
-    x0, y0 = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    direction = 1 if x0 < track["x"] + track["width"] / 2 else -1
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    for step in range(1, 11):
-        page.mouse.move(x0 + direction * step * track["width"] / 50, y0)
-    page.mouse.up()
+    direction = drag_slider(page, slider)
     kernel = view.in_sync("after a mouse drag", until=changed_from(before))
     after_mouse = plotted_paths(view, root["key"])
     assert after_mouse != drawn, "the drag changed the slider but no figure"
@@ -145,3 +138,20 @@ def move_a_slider(view, kernel, artifacts, stem):
     page.screenshot(path=str(artifacts / f"{stem}-3-after-key.png"), full_page=True)
     page.locator(f'[data-sgx-output="{root["key"]}"]').screenshot(path=str(artifacts / f"{stem}-widget.png"))
     return model_id, created, current
+
+
+def drag_slider(page, slider) -> int:
+    """Drag a noUiSlider's handle with the mouse a fifth of its track towards the far side.
+
+    Returns the direction moved: +1 (right) or -1 (left).
+    """
+    handle = slider.locator(".noUi-handle")
+    track, box = slider.locator(".noUi-base").bounding_box(), handle.bounding_box()
+    x0, y0 = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    direction = 1 if x0 < track["x"] + track["width"] / 2 else -1
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for step in range(1, 11):
+        page.mouse.move(x0 + direction * step * track["width"] / 50, y0)
+    page.mouse.up()
+    return direction
