@@ -140,8 +140,8 @@ def _compile_config(config) -> Dict[str, bool]:
     # specialize_float: the surrogate's parameters and a float threshold become
     # constants folded into the kernel, not runtime scalars recomputed per element
     # in float64 (which made the CUDA kernels compute-bound).
-    # capture_scalar_outputs: Gaussian-type formulas take float() of a constant tensor
-    # (sinabs' float32 sqrt(2 pi)); capturing it keeps the formula in one graph.
+    # capture_scalar_outputs: a user's surrogate that takes float() of a tensor inside
+    # grad() stays in one graph instead of breaking it.
     wanted = {"specialize_float": True, "capture_scalar_outputs": True}
     return {name: value for name, value in wanted.items() if hasattr(config, name)}
 

@@ -44,6 +44,11 @@ S = TypeVar("S", bound=type)
 # (and its float32 product with sigma) so values match sinabs to the last bit.
 _SQRT_2PI_F32 = torch.sqrt(2 * torch.tensor(math.pi))
 
+
+def sinabs_normaliser(sigma: float) -> float:
+    """``sigma * sqrt(2 pi)`` rounded as sinabs rounds it (a float32 product)."""
+    return float(sigma * _SQRT_2PI_F32)
+
 # Shared declarations: the same meaning wherever they appear.
 _GRAD_SCALE = dict(low=0.0, slider=(0.01, 100.0, 0.1), log=True,
                    doc="multiplies the whole surrogate (its height and its area)")
@@ -294,12 +299,16 @@ class Gaussian(Surrogate):
     area_formula: ClassVar[str] = "grad_scale"
     reference: ClassVar[str] = "sinabs 3.1.3 `Gaussian`"
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # computed once here, not on every backward call
+        object.__setattr__(self, "_norm", sinabs_normaliser(self.sigma))
+
     def length_scale(self, spike_threshold):
         return self.sigma + abs(self.mu)
 
     def grad(self, v_mem, spike_threshold):
-        norm = float(self.sigma * _SQRT_2PI_F32)
-        return normal_pdf(v_mem - spike_threshold, self.mu, norm, self.sigma) * self.grad_scale
+        return normal_pdf(v_mem - spike_threshold, self.mu, self._norm, self.sigma) * self.grad_scale
 
     def primitive(self, v_mem, spike_threshold=1.0):
         return self.grad_scale * normal_cdf(v_mem - spike_threshold, self.mu, self.sigma)
@@ -344,13 +353,20 @@ class MultiGaussian(Surrogate):
     def length_scale(self, spike_threshold):
         return self.s * self.sigma + abs(self.mu)
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # computed once here, not on every backward call
+        object.__setattr__(self, "_norms", (sinabs_normaliser(self.sigma),
+                                            sinabs_normaliser(self.s * self.sigma)))
+
     def grad(self, v_mem, spike_threshold):
         x = v_mem - spike_threshold
         wide = self.s * self.sigma
+        narrow_norm, wide_norm = self._norms
         return (
-            (1 + self.h) * normal_pdf(x, self.mu, float(self.sigma * _SQRT_2PI_F32), self.sigma)
-            - self.h * normal_pdf(x, self.sigma, float(wide * _SQRT_2PI_F32), wide)
-            - self.h * normal_pdf(x, -self.sigma, float(wide * _SQRT_2PI_F32), wide)
+            (1 + self.h) * normal_pdf(x, self.mu, narrow_norm, self.sigma)
+            - self.h * normal_pdf(x, self.sigma, wide_norm, wide)
+            - self.h * normal_pdf(x, -self.sigma, wide_norm, wide)
         ) * self.grad_scale
 
     def primitive(self, v_mem, spike_threshold=1.0):

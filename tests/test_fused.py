@@ -139,7 +139,9 @@ def test_unknown_backend_is_a_value_error_naming_it():
         spike(torch.zeros(3), 1.0, Gaussian(), backend="triton")
 
 
-def test_compile_failure_falls_back_to_eager_warns_once_and_is_remembered(monkeypatch):
+@pytest.fixture
+def compiler_fails(monkeypatch):
+    """Every compilation fails, with an empty kernel cache and no failure recorded yet."""
     def broken_compile(function):
         def fails(*args):
             raise RuntimeError("simulated compiler failure")
@@ -148,6 +150,9 @@ def test_compile_failure_falls_back_to_eager_warns_once_and_is_remembered(monkey
     monkeypatch.setattr(fused, "_compile", broken_compile)
     monkeypatch.setattr(fused, "_compiled", type(fused._compiled)())
     monkeypatch.setattr(fused, "_failure", None)
+
+
+def test_compile_failure_falls_back_to_eager_warns_once_and_is_remembered(compiler_fails):
     v = grid(torch.float32, "cpu").repeat(fused.AUTO_MIN_NUMEL["cpu"] // 384 + 1)
     grad_output = torch.ones_like(v)
     eager_out, (eager_grad,) = spike_and_grads(v, 1.0, Gaussian(), "single", "eager", grad_output)
@@ -163,15 +168,7 @@ def test_compile_failure_falls_back_to_eager_warns_once_and_is_remembered(monkey
         spike(v, 1.0, Gaussian(), backend="fused")
 
 
-def test_forced_fused_raises_clearly_when_compilation_fails(monkeypatch):
-    def broken_compile(function):
-        def fails(*args):
-            raise RuntimeError("simulated compiler failure")
-        return fails
-
-    monkeypatch.setattr(fused, "_compile", broken_compile)
-    monkeypatch.setattr(fused, "_compiled", type(fused._compiled)())
-    monkeypatch.setattr(fused, "_failure", None)
+def test_forced_fused_raises_clearly_when_compilation_fails(compiler_fails):
     with pytest.raises(RuntimeError, match="backend='fused' is impossible here.*simulated"):
         spike(torch.zeros(4), 1.0, Gaussian(), backend="fused")
 

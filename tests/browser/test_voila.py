@@ -119,21 +119,24 @@ def test_app_in_voila(voila, page, artifacts):
     start = _slider_state(page, slider)
 
     direction = drag_slider(page, slider)
-    page.wait_for_function(
-        "([sel, d]) => [...document.querySelectorAll(sel)].map(p => p.getAttribute('d')).join() !== d",
-        arg=[".js-plotly-plot path.js-line", ",".join(p or "" for p in start[1])], timeout=30_000)
+    _wait_until_paths_change(page, start[1])
     dragged = _settled(page, slider)
     assert dragged[0] != start[0] and dragged[1] != start[1]
     page.screenshot(path=str(artifacts / "voila-app-2-after-drag.png"), full_page=True)
 
     handle.focus()
     page.keyboard.press("ArrowRight" if direction > 0 else "ArrowLeft")
-    page.wait_for_function(
-        "([sel, d]) => [...document.querySelectorAll(sel)].map(p => p.getAttribute('d')).join() !== d",
-        arg=[".js-plotly-plot path.js-line", ",".join(p or "" for p in dragged[1])], timeout=30_000)
+    _wait_until_paths_change(page, dragged[1])
     keyed = _settled(page, slider)
     assert keyed[0] != dragged[0] and keyed[1] != dragged[1]
     page.screenshot(path=str(artifacts / "voila-app-3-after-key.png"), full_page=True)
     _check_figures_have_content(page)
 
     assert not page.problems, "browser reported errors:\n  " + "\n  ".join(page.problems)
+
+
+def _wait_until_paths_change(page, paths) -> None:
+    """Wait until the plotted lines differ from ``paths`` (the 'd' attributes seen before)."""
+    page.wait_for_function(
+        "([sel, d]) => [...document.querySelectorAll(sel)].map(p => p.getAttribute('d')).join() !== d",
+        arg=[".js-plotly-plot path.js-line", ",".join(p or "" for p in paths)], timeout=30_000)
