@@ -3,7 +3,8 @@
 Every figure is measured side by side in one run: for each tensor size, relu, (on CUDA)
 a device copy, and spike() for every surrogate, mode and backend are timed in
 interleaved rounds; each figure is a median over the rounds, warm-up and compilation
-excluded. One timed sample is ``out = f(v); torch.autograd.grad(out, v, g)``.
+excluded. Within a round each case makes one untimed call before its timed calls, so
+that no case inherits the caches and heap left by the case before it. One timed sample is ``out = f(v); torch.autograd.grad(out, v, g)``.
 
 On CUDA, GB/s counts the bytes a one-pass implementation must move, the same for every
 case: the forward reads v and writes the spikes, the backward reads grad_output and v
@@ -18,6 +19,7 @@ Usage (PYTHONPATH=. or an installed sgexplore):
     python benchmarks/bench_spike.py --quick            # fewer rounds, quick look
     python benchmarks/bench_spike.py --device cuda      # adds 2^27 elements and GB/s vs copy
     python benchmarks/bench_spike.py --crossover        # eager vs fused at 2^10..2^22 elements
+    python benchmarks/bench_spike.py --kernels --sizes 1e6   # why: kernels alone, fixed costs
     python benchmarks/bench_spike.py --sizes 1e6 --surrogates Gaussian MultiGaussian
 
 Targets (issue 6): on CPU, fused <= 1.3x relu at >= 1e6 elements for every surrogate;
@@ -60,6 +62,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="3 rounds: a quick look, noisier")
     parser.add_argument("--crossover", action="store_true",
                         help="eager vs fused (mode single) at 2^10..2^22 elements instead")
+    parser.add_argument("--kernels", action="store_true",
+                        help="diagnosis instead: the compiled kernels alone (no autograd) against relu's "
+                             "forward and backward kernels, and the fixed per-call costs at 100 elements")
     args = parser.parse_args(argv)
     names = args.surrogates or list(registry())
     unknown = sorted(set(names) - set(registry()))
@@ -163,6 +168,10 @@ def measure_size(numel: int, args, device: torch.device, dtype: torch.dtype) -> 
     for _ in range(args.rounds):
         for key, function in cases.items():
             timer.host_seconds = host_seconds[key]
+            # One untimed call first: every case is timed in its own steady state, not
+            # in the cache and allocator state the previous case (often eager, with a
+            # dozen temporaries) left behind; otherwise the order of cases biases them.
+            function()
             samples[key].append(timer(function, repeat) / repeat)
     return {key: statistics.median(times) for key, times in samples.items()}
 
@@ -237,9 +246,87 @@ def crossovers(results: List[Dict]) -> Dict[str, int]:
     return out
 
 
+class _ReluFunction(torch.autograd.Function):
+    """relu as a Python autograd.Function: the fixed cost of the mechanism spike() uses."""
+
+    @staticmethod
+    def forward(ctx, v):
+        out = torch.relu(v)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return torch.ops.aten.threshold_backward(grad_output, out, 0)
+
+
+def interleaved_medians(cases: Dict[str, Callable], rounds: int, repeat: int) -> Dict[str, float]:
+    """Median seconds per call of each case (CPU wall clock), over interleaved rounds."""
+    for function in cases.values():  # warm-up: compile, allocate
+        function()
+        function()
+    samples: Dict[str, List[float]] = {key: [] for key in cases}
+    for _ in range(rounds):
+        for key, function in cases.items():
+            function()
+            start = time.perf_counter()
+            for _ in range(repeat):
+                function()
+            samples[key].append((time.perf_counter() - start) / repeat)
+    return {key: statistics.median(times) for key, times in samples.items()}
+
+
+def kernels(args, device: torch.device, dtype: torch.dtype) -> Dict:
+    """The compiled kernels timed alone, next to relu's own kernels; then fixed costs."""
+    from sgexplore.spike import spike_forward, surrogate_backward
+
+    out = {}
+    for numel in args.sizes:
+        generator = torch.Generator().manual_seed(numel)
+        v = (torch.randn(numel, generator=generator) + 0.5).to(device, dtype)
+        g = torch.randn(numel, generator=generator).to(device, dtype)
+        cases: Dict[str, Callable] = {
+            "relu forward": lambda: torch.relu(v),
+            "relu backward (threshold_backward)": lambda: torch.ops.aten.threshold_backward(g, v, 0)}
+        for mode in args.modes:
+            max_spikes = MAX_SPIKES if mode == "max" else None
+            cases[f"fused forward, {mode}"] = (
+                lambda mode=mode, max_spikes=max_spikes: fused.run_fused(spike_forward, v, 1.0, mode, max_spikes))
+        for name in args.surrogates:
+            surrogate = registry()[name]()
+            cases[f"fused backward, {name}"] = (
+                lambda surrogate=surrogate: fused.run_fused(surrogate_backward, g, v, 1.0, surrogate))
+        medians = interleaved_medians(cases, args.rounds, max(1, min(50, (2 * 10**6) // numel)))
+        print(f"\n{numel:,} elements, {args.dtype}: kernels alone, ms per call")
+        for key, seconds in medians.items():
+            print(f"  {key:44s} {seconds * 1e3:8.3f}")
+        out[numel] = {key: seconds * 1e3 for key, seconds in medians.items()}
+    v = torch.randn(100, device=device, dtype=dtype).requires_grad_()
+    g = torch.randn(100, device=device, dtype=dtype)
+    surrogate = registry()[args.surrogates[0]]()
+    cases = {
+        "relu forward+backward (C++ autograd node)": lambda: torch.autograd.grad(torch.relu(v), v, g),
+        "relu forward+backward as a Python autograd.Function":
+            lambda: torch.autograd.grad(_ReluFunction.apply(v), v, g),
+        f"spike fused forward+backward ({type(surrogate).__name__})":
+            lambda: torch.autograd.grad(spike(v, 1.0, surrogate, backend="fused"), v, g)}
+    medians = interleaved_medians(cases, args.rounds, 200)
+    print("\nfixed costs at 100 elements, us per call")
+    for key, seconds in medians.items():
+        print(f"  {key:58s} {seconds * 1e6:8.1f}")
+    out["fixed_us_at_100"] = {key: seconds * 1e6 for key, seconds in medians.items()}
+    return out
+
+
 def main(argv=None) -> Dict:
     args = parse_args(argv)
     device, dtype = torch.device(args.device), getattr(torch, args.dtype)
+    if args.kernels:
+        summary = {"device": device.type, "dtype": args.dtype, "torch": torch.__version__,
+                   "kernels_ms": kernels(args, device, dtype)}
+        print("SUMMARY " + json.dumps(summary))
+        return summary
     print(f"torch {torch.__version__}, {device.type}"
           + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else
              f", {torch.get_num_threads()} threads")

@@ -2,11 +2,11 @@
 
 Eager PyTorch runs a surrogate formula as a chain of elementwise ops, and each op reads
 and writes the whole tensor again; MultiGaussian's backward is a dozen such passes.
-``torch.compile`` fuses the chain into one kernel (C++/OpenMP on CPU, Triton on CUDA) that
-reads its inputs once and writes its result once. :func:`sgexplore.spike.spike` compiles
-two functions this way: the forward staircase and the backward
-``grad_output * surrogate.grad(v_mem, spike_threshold)``. The formulas are not rewritten;
-the compiler traces the same ``grad`` method the eager path calls.
+Inductor, PyTorch's compiler, fuses the chain into one kernel (C++/OpenMP on CPU, Triton
+on CUDA) that reads its inputs once and writes its result once.
+:func:`sgexplore.spike.spike` compiles two functions this way: the forward staircase and
+the backward ``grad_output * surrogate.grad(v_mem, spike_threshold)``. The formulas are
+not rewritten by hand; the compiler traces the same ``grad`` method the eager path calls.
 
 Which path runs (:func:`choose_backend`):
 
@@ -14,25 +14,36 @@ Which path runs (:func:`choose_backend`):
 * ``"fused"``: the compiled kernels; raises ``RuntimeError`` only where compilation is
   impossible (unsupported platform, or a compilation that already failed here).
 * ``"auto"`` (the default): fused for tensors of at least :data:`AUTO_MIN_NUMEL` elements
-  on that device, eager otherwise. Compiling takes seconds per surrogate and per dtype,
-  and a compiled call carries a fixed overhead (guards, dispatch), so the toy SNN's small
-  per-step tensors and the widgets' slider moves never compile. Inside an outer
-  ``torch.compile`` the eager ops run, and that compiler fuses them itself.
+  on that device, eager otherwise. Compiling takes a second or more per kernel, so the
+  toy SNN's small per-step tensors and the widgets' slider moves never compile. Inside
+  an outer ``torch.compile`` the eager ops run, and that compiler fuses them itself.
 
 If compilation fails under ``"auto"``, the call runs eagerly, one ``RuntimeWarning`` says
 why, and every later ``"auto"`` call stays eager.
 
+How each device compiles:
+
+* CPU: the function is traced to an FX graph with fake tensors (every non-tensor
+  argument becomes a constant), two exact graph simplifications run
+  (:func:`drop_identity_ops`, :func:`multiply_by_reciprocals`), and Inductor compiles
+  the graph for those exact shapes and strides. A call then costs about 5 us, with no
+  guards to check, and the kernels run at the speed of ATen's own elementwise kernels.
+  Each new shape, stride pattern or thread count compiles once.
+* CUDA: ``torch.compile`` with dynamic shapes, one kernel per size class (a factor of 16
+  in elements), which the H200 figures in BENCHMARKS.md were measured with.
+
 Compiled kernels are cached per surrogate (its parameter values), float threshold,
-mode, dtype, device and size class (a factor of 16 in elements), at most
-:data:`CACHE_SIZE` of them (least recently used go first). Parameters and a float
-threshold are compiled in as constants, which keeps the CUDA kernels at the
-memory-bandwidth limit; the price is a compilation (seconds) for each new value, which
-only large tensors pay, and only once per value.
-``torch._dynamo`` (2-3 s to import) is imported only when a fused call first needs it.
+mode, dtype and device, plus the shape as above, at most :data:`CACHE_SIZE` of them
+(least recently used go first). Parameters and a float threshold are compiled in as
+constants; the price is a compilation for each new value, which only large tensors pay,
+and only once per value. ``torch._dynamo`` and Inductor (seconds to import) are imported
+only when a fused call first needs them.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import types
 import warnings
 from collections import OrderedDict
@@ -48,9 +59,10 @@ BACKENDS = ("auto", "eager", "fused")
 #: Smallest tensor (in elements) for which ``backend="auto"`` takes the fused path, per
 #: device type; devices not listed stay eager under "auto". Chosen from the measured
 #: crossovers (benchmarks/bench_spike.py, BENCHMARKS.md "Spike function"). CPU (2 cores):
-#: a fused call carries ~0.1 ms more fixed overhead than an eager one, so at 1e5 elements
-#: fused only ties eager for the cheap surrogates (2x faster for MultiGaussian), and from
-#: 1e6 it is 1.4-5.5x faster (more at 4e6); 2^18 sits above the tie.
+#: fused runs faster than eager from 1e3-6.5e4 elements, depending on the surrogate, but each
+#: new shape costs a compilation (about a second), so "auto" waits until a call saves
+#: enough to repay it soon: at 2^18 elements fused saves 0.3-1.6 ms per forward+backward
+#: (eager 2.4-12x relu, fused 0.8-2.5x), so a compilation is repaid within a few thousand calls.
 #: CUDA (H200, wall clock with the host's overhead): the compiled call's host overhead
 #: (~0.8 ms per forward+backward on that host) hides the kernel's gain up to 4e6 elements;
 #: fused wins from 2^24 for MultiGaussian and from 2^26 for all but the two trivial
@@ -75,6 +87,11 @@ def unavailable_reason() -> Optional[str]:
     """Why the fused path cannot run here, or None if it can (imports torch._dynamo)."""
     if _failure is not None:
         return _failure
+    return _platform_reason()
+
+
+@functools.lru_cache(maxsize=None)
+def _platform_reason() -> Optional[str]:
     import torch._dynamo
 
     if not torch._dynamo.is_dynamo_supported():
@@ -107,8 +124,8 @@ def choose_backend(v_mem: torch.Tensor, backend: str = "auto") -> str:
 def run_fused(function: Callable, *args: Any, strict: bool = False) -> Any:
     """``function(*args)`` through its compiled version, compiled once per key.
 
-    The key is the dtype, device and rank of each tensor argument and the value of
-    each other one (a surrogate, a float threshold, a mode). If
+    The key is the layout of each tensor argument (see :func:`_signature`) and the value
+    of each other one (a surrogate, a float threshold, a mode). If
     compiling fails, ``strict=True`` raises RuntimeError; otherwise the call runs
     eagerly, warns once, and later "auto" choices stay eager.
     """
@@ -120,14 +137,10 @@ def run_fused(function: Callable, *args: Any, strict: bool = False) -> Any:
         return function(*args)
     key = (function.__module__, function.__qualname__, _signature(args))
     try:
-        compiled = _compiled_for(key, function)
-        import torch._dynamo
-
-        with torch._dynamo.config.patch(**_compile_config(torch._dynamo.config)):
-            return compiled(*args)
+        return _compiled_for(key, function, args)(*args)
     except Exception as error:  # compilation fails in many ways; the eager call judges
         result = function(*args)  # an error of the call itself is raised here, unmasked
-        _failure = f"torch.compile failed ({type(error).__name__}: {_first_line(error)})"
+        _failure = f"compilation failed ({type(error).__name__}: {_first_line(error)})"
         if strict:
             raise RuntimeError(f"backend='fused' is impossible here: {_failure}. "
                                "Use backend='auto' or backend='eager'.") from error
@@ -146,22 +159,154 @@ def _compile_config(config) -> Dict[str, bool]:
     return {name: value for name, value in wanted.items() if hasattr(config, name)}
 
 
-def _compiled_for(key: Hashable, function: Callable) -> Callable:
+def _compiled_for(key: Hashable, function: Callable, args: Tuple[Any, ...]) -> Callable:
     compiled = _compiled.get(key)
     if compiled is not None:
         _compiled.move_to_end(key)
         return compiled
-    compiled = _compile(_own_copy(function))
+    compiled = _compile(function, args)
     _compiled[key] = compiled
     while len(_compiled) > CACHE_SIZE:
         _compiled.popitem(last=False)
     return compiled
 
 
-def _compile(function: Callable) -> Callable:
+def _compile(function: Callable, args: Tuple[Any, ...]) -> Callable:
+    """A compiled stand-in for ``function``, valid for calls whose arguments have the
+    key of ``args`` (the same non-tensor values, tensors of the same layout)."""
+    tensors = [arg for arg in args if isinstance(arg, torch.Tensor)]
+    if tensors and all(tensor.device.type == "cpu" for tensor in tensors):
+        return _compile_cpu(function, args)
+    return _compile_dynamo(function)
+
+
+def _compile_cpu(function: Callable, args: Tuple[Any, ...]) -> Callable:
+    # Fake tensors: Python that depends on tensor values (a user's surrogate calling
+    # float() on one) fails here, and the call falls back to eager, instead of being
+    # traced as a constant. No guards run per call: the cache key (shapes, strides,
+    # dtypes, thread count, values) already says this graph applies. Measured here
+    # (2 cores): ~5 us per call against ~50 us for a torch.compile'd function, and at
+    # 1e6 elements the same kernels ran ~25% faster called this way (why, we did not find).
+    from torch.fx.experimental.proxy_tensor import make_fx
+    import torch._inductor
+
+    positions = [i for i, arg in enumerate(args) if isinstance(arg, torch.Tensor)]
+
+    def on_tensors(*tensors):
+        full = list(args)
+        for i, tensor in zip(positions, tensors):
+            full[i] = tensor
+        return function(*full)
+
+    tensors = [args[i] for i in positions]
+    with torch.no_grad():
+        # A tensor held by the surrogate (not an argument) is traced as a constant.
+        graph = make_fx(on_tensors, tracing_mode="fake", _allow_non_fake_inputs=True)(*tensors)
+        drop_identity_ops(graph)
+        multiply_by_reciprocals(graph)
+        drop_identity_ops(graph)  # x / 1 became x * 1
+        compiled = torch._inductor.compile(graph, tensors)
+
+    def run(*call_args):
+        return compiled(*[call_args[i] for i in positions])
+
+    return run
+
+
+def multiply_by_reciprocals(graph: "torch.fx.GraphModule") -> int:
+    """Turn ``x / c`` (``c`` a constant) into ``x * (1 / c)`` where that is safe; return
+    how many divisions were turned.
+
+    A vector division costs several multiplications, and MultiGaussian's backward has
+    six. ``x * (1 / c)`` can differ from ``x / c`` by one unit in the last place, so a
+    division is turned only if its result flows into nothing but continuous operations
+    (a ``floor``, a comparison or a ``where`` condition could amplify that unit into a
+    different branch); where ``1 / c`` is a power of two the result is identical anyway.
+    """
+    aten = torch.ops.aten
+    turned = 0
+    for node in list(graph.graph.nodes):
+        if node.op != "call_function" or node.target is not aten.div.Tensor:
+            continue
+        numerator, divisor = node.args[0], node.args[1]
+        value = getattr(numerator, "meta", {}).get("val")
+        if (isinstance(divisor, bool) or not isinstance(divisor, (int, float)) or divisor == 0
+                or not math.isfinite(divisor) or value is None or not value.is_floating_point()
+                or not _flows_only_into_continuous_ops(node)):
+            continue
+        node.target = aten.mul.Tensor
+        node.args = (numerator, 1.0 / divisor)
+        turned += 1
+    if turned:
+        graph.recompile()
+    return turned
+
+
+def drop_identity_ops(graph: "torch.fx.GraphModule") -> int:
+    """Remove ``x * 1``, ``x / 1`` and ``x - 0`` (exact no-ops on a floating tensor of
+    the result's dtype, signed zeros and NaNs included); return how many were removed.
+
+    They come from default parameters (``grad_scale=1``) and the usual threshold 1, and
+    Inductor would emit each as a vector operation. A graph reduced to an input (as
+    StraightThrough's ``grad_output * 1``) returns that input, as autograd allows.
+    """
+    aten = torch.ops.aten
+    identities = {aten.mul.Tensor: 1, aten.div.Tensor: 1, aten.sub.Tensor: 0}
+    removed = 0
+    for node in list(graph.graph.nodes):
+        if node.op != "call_function" or node.target not in identities or len(node.args) != 2 or node.kwargs:
+            continue
+        operand, constant = node.args
+        before, after = getattr(operand, "meta", {}).get("val"), node.meta.get("val")
+        if (isinstance(constant, bool) or not isinstance(constant, (int, float))
+                or constant != identities[node.target] or before is None or after is None
+                or not before.is_floating_point() or before.dtype != after.dtype):
+            continue
+        node.replace_all_uses_with(operand)
+        graph.graph.erase_node(node)
+        removed += 1
+    if removed:
+        graph.recompile()
+    return removed
+
+
+def _continuous_ops() -> frozenset:
+    aten = torch.ops.aten
+    return frozenset([
+        aten.add.Tensor, aten.sub.Tensor, aten.mul.Tensor, aten.div.Tensor, aten.neg.default,
+        aten.exp.default, aten.pow.Tensor_Scalar, aten.abs.default, aten.sigmoid.default,
+        aten.tanh.default, aten.atan.default, aten.reciprocal.default, aten._to_copy.default,
+        aten.clamp.default, aten.maximum.default, aten.minimum.default])
+
+
+def _flows_only_into_continuous_ops(node: "torch.fx.Node") -> bool:
+    continuous = _continuous_ops()
+    pending, seen = [node], set()
+    while pending:
+        current = pending.pop()
+        for user in current.users:
+            if user.op == "output" or user in seen:
+                continue
+            is_where_value = user.target is torch.ops.aten.where.self and user.args[0] is not current
+            if user.op != "call_function" or not (user.target in continuous or is_where_value):
+                return False
+            seen.add(user)
+            pending.append(user)
+    return True
+
+
+def _compile_dynamo(function: Callable) -> Callable:
     # dynamic=True: one kernel serves every size in its size class. No FX graph cache:
     # it would hand every size class the kernel tuned for the first size compiled.
-    return torch.compile(function, dynamic=True, options={"fx_graph_cache": False})
+    import torch._dynamo
+
+    compiled = torch.compile(_own_copy(function), dynamic=True, options={"fx_graph_cache": False})
+
+    def run(*args):
+        with torch._dynamo.config.patch(**_compile_config(torch._dynamo.config)):
+            return compiled(*args)
+
+    return run
 
 
 def _own_copy(function: Callable) -> Callable:
@@ -180,19 +325,45 @@ def _own_copy(function: Callable) -> Callable:
 
 
 def _signature(args: Tuple[Any, ...]) -> Tuple[Hashable, ...]:
-    """Tensors by dtype, device, rank and size class; other arguments by value.
+    """Tensors by dtype, device and layout; other arguments by value.
 
-    The size class (numel within a factor of 16) matters because the compiler tunes a
-    kernel to the first size it sees (threads on CPU, block sizes on CUDA): a kernel
-    first compiled for a tiny tensor runs a huge one single-threaded.
+    CPU kernels are compiled for exact shapes and strides, and for the thread count
+    (the OpenMP loop is specialised to it). CUDA kernels are compiled for dynamic shapes,
+    per rank and size class (numel within a factor of 16), because the compiler tunes a
+    kernel to the first size it sees (block sizes): a kernel first compiled for a tiny
+    tensor would run a huge one badly.
     """
-    return tuple((arg.dtype, arg.device.type, arg.dim(), arg.numel().bit_length() // 4)
-                 if isinstance(arg, torch.Tensor) else _hashable(arg) for arg in args)
+    return tuple(_tensor_signature(arg) if isinstance(arg, torch.Tensor) else _hashable(arg)
+                 for arg in args)
+
+
+def _tensor_signature(tensor: torch.Tensor) -> Hashable:
+    if tensor.device.type == "cpu":
+        return (tensor.dtype, "cpu", tensor.shape, tensor.stride(), torch.get_num_threads())
+    return (tensor.dtype, tensor.device.type, tensor.dim(), tensor.numel().bit_length() // 4)
 
 
 def _hashable(value: Any) -> Hashable:
-    """``value`` itself, or its type and identity if unhashable (a mutable user
-    surrogate); the compiler's guards check its attributes either way."""
+    """A key for a non-tensor argument: its value, and for an object (a surrogate) its
+    type and current attributes.
+
+    CPU kernels bake every attribute in as a constant and check nothing per call, so a
+    user's mutable surrogate whose attribute changed must get a new key: attributes are
+    keyed by value, tensors among them by identity and in-place version.
+    """
+    if hasattr(value, "__dict__") and not isinstance(value, type):
+        return (type(value), tuple((name, _frozen(attribute)) for name, attribute in vars(value).items()))
+    return _frozen(value)
+
+
+_PLAIN = (float, int, str, bool, type(None))
+
+
+def _frozen(value: Any) -> Hashable:
+    if type(value) in _PLAIN:
+        return value
+    if isinstance(value, torch.Tensor):
+        return ("tensor", id(value), value._version)
     try:
         hash(value)
         return value

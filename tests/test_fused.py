@@ -4,7 +4,7 @@ Compilation is slow on a small CPU, so the tensors are small, ``backend="fused"`
 forced, and the compiled kernels are shared: one backward per surrogate and dtype
 (the backward does not depend on the mode), one forward per mode and dtype. CUDA tests
 run where a GPU exists (``pytest tests/test_fused.py -k cuda``) and skip elsewhere.
-The tests that compile are marked slow (about 2 minutes together on 2 cold cores).
+The tests that compile are marked slow (about 70 s together on 2 cores with a cold compiler cache).
 """
 
 import subprocess
@@ -14,9 +14,11 @@ import warnings
 import pytest
 import torch
 
+from torch.fx.experimental.proxy_tensor import make_fx
+
 from sgexplore import fused
-from sgexplore.spike import MODES, spike
-from sgexplore.surrogates import Gaussian, MultiGaussian, registry
+from sgexplore.spike import MODES, spike, surrogate_backward
+from sgexplore.surrogates import Gaussian, MultiGaussian, PeriodicExponential, registry
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
     not torch.cuda.is_available(), reason="no CUDA device here (CI has none; run on a GPU machine)"))]
@@ -142,8 +144,8 @@ def test_unknown_backend_is_a_value_error_naming_it():
 @pytest.fixture
 def compiler_fails(monkeypatch):
     """Every compilation fails, with an empty kernel cache and no failure recorded yet."""
-    def broken_compile(function):
-        def fails(*args):
+    def broken_compile(function, args):
+        def fails(*call_args):
             raise RuntimeError("simulated compiler failure")
         return fails
 
@@ -179,3 +181,124 @@ def test_importing_sgexplore_does_not_import_the_compiler():
             "print('torch._dynamo' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.slow  # compiles kernels: seconds each on 2 cores
+def test_cpu_kernels_serve_any_layout_and_compile_once_per_layout(monkeypatch):
+    """CPU kernels are compiled for exact shapes and strides: a transposed input, a view
+    that starts one element into its storage (misaligned), a grad_output expanded from
+    a scalar (stride 0) and another shape with the same number of elements all get the
+    eager result; a repeated call compiles nothing new."""
+    monkeypatch.setattr(fused, "_compiled", type(fused._compiled)())
+    surrogate = MultiGaussian(sigma=0.3)
+    storage = grid(torch.float32, "cpu").repeat(11)  # 4224 = 64 * 66 elements
+    inputs = [storage[:4096].reshape(64, 64), storage[:4096].reshape(64, 64).t(),
+              storage[1:4097].reshape(64, 64), storage[:4096].reshape(32, 128)]
+    for v in inputs:
+        results = {}
+        for backend in ("eager", "fused"):
+            leaf = v.detach().requires_grad_()
+            out = spike(leaf, 1.0, surrogate, "multi", backend=backend)
+            (grad_sum,) = torch.autograd.grad(out.sum(), leaf)  # grad_output has stride 0
+            results[backend] = out, grad_sum
+        assert torch.equal(results["fused"][0], results["eager"][0])
+        torch.testing.assert_close(results["fused"][1], results["eager"][1], rtol=1e-5, atol=1e-6)
+    compiled = len(fused._compiled)
+    leaf = inputs[0].detach().requires_grad_()
+    torch.autograd.grad(spike(leaf, 1.0, surrogate, "multi", backend="fused").sum(), leaf)
+    assert len(fused._compiled) == compiled > 0
+
+
+def _traced_backward(surrogate, threshold=1.0):
+    v = grid(torch.float32, "cpu")
+    grad_output = torch.linspace(-1.0, 2.0, v.numel())
+    graph = make_fx(lambda g, x: surrogate_backward(g, x, threshold, surrogate), tracing_mode="fake")(grad_output, v)
+    return graph, (grad_output, v)
+
+
+def _count(graph, target):
+    return sum(1 for node in graph.graph.nodes if node.target is target)
+
+
+def test_divisions_by_constants_become_multiplications_in_smooth_formulas():
+    aten = torch.ops.aten
+    surrogate = MultiGaussian(mu=0.1, sigma=0.3, h=0.2, s=5.0)
+    graph, inputs = _traced_backward(surrogate)
+    before = graph(*inputs)
+    divisions = _count(graph, aten.div.Tensor)
+    assert divisions == 6  # three Gaussians, each divided twice by a constant
+    assert fused.multiply_by_reciprocals(graph) == 6
+    assert _count(graph, aten.div.Tensor) == 0
+    torch.testing.assert_close(graph(*inputs), before, rtol=1e-6, atol=1e-7)
+
+
+def test_divisions_feeding_floor_comparisons_or_where_conditions_stay_divisions():
+    """x / 0.3 and x * (1/0.3) can differ by one ulp, which floor() or a comparison
+    could turn into a different period or branch: such divisions are left alone."""
+    aten = torch.ops.aten
+    graph, inputs = _traced_backward(PeriodicExponential(grad_width=0.3), threshold=0.7)
+    before = graph(*inputs)
+    floor_input = [node for node in graph.graph.nodes if node.target is aten.floor.default][0].args[0]
+    periodic_division = floor_input.args[0]  # v / thr, then - 0.5, then floor
+    assert periodic_division.target is aten.div.Tensor
+    turned = fused.multiply_by_reciprocals(graph)
+    assert periodic_division.target is aten.div.Tensor  # kept
+    assert turned == 1  # only |.| / grad_width, which flows into exp alone
+    torch.testing.assert_close(graph(*inputs), before, rtol=1e-6, atol=1e-7)
+
+    def condition(x):
+        return torch.where(x / 0.3 > 1.0, x / 0.7, x)
+
+    graph = make_fx(condition, tracing_mode="fake")(inputs[1])
+    assert fused.multiply_by_reciprocals(graph) == 1  # x / 0.7, a value; not x / 0.3
+    assert _count(graph, aten.div.Tensor) == 1
+
+
+def test_identity_ops_are_dropped_and_results_stay_bit_identical():
+    aten = torch.ops.aten
+    x = torch.tensor([-0.0, 0.0, -1.5, 2.25, float("inf"), float("-inf"), float("nan")])
+
+    def chain(x):
+        return ((x * 1) / 1.0 - 0) + 0.0  # the + 0.0 turns -0.0 into 0.0: it must stay
+
+    graph = make_fx(chain, tracing_mode="fake")(x)
+    assert fused.drop_identity_ops(graph) == 3
+    assert [node.target for node in graph.graph.nodes if node.op == "call_function"] == [aten.add.Tensor]
+    expected, got = chain(x), graph(x)
+    assert torch.equal(torch.signbit(got), torch.signbit(expected))
+    torch.testing.assert_close(got, expected, rtol=0, atol=0, equal_nan=True)
+
+    def promotes(n):
+        return n * 1.0  # int64 -> float32: not a no-op
+
+    graph = make_fx(promotes, tracing_mode="fake")(torch.arange(3))
+    assert fused.drop_identity_ops(graph) == 0
+
+
+@pytest.mark.slow  # compiles kernels: seconds each on 2 cores
+def test_a_mutable_user_surrogate_changed_between_calls_gets_a_fresh_kernel(monkeypatch):
+    """Attributes are compiled in as constants, so changing one must change the key."""
+    from dataclasses import dataclass
+
+    from sgexplore.surrogates import Surrogate
+
+    @dataclass  # not frozen: a user may assign to it
+    class Bump(Surrogate):
+        width: float = 0.5
+        scale: torch.Tensor = None
+
+        def grad(self, v_mem, spike_threshold):
+            return self.scale * torch.exp(-((v_mem - spike_threshold) / self.width) ** 2)
+
+    monkeypatch.setattr(fused, "_compiled", type(fused._compiled)())
+    surrogate = Bump(scale=torch.tensor(1.0))
+    v = grid(torch.float32, "cpu")
+    grad_output = torch.linspace(-1.0, 2.0, v.numel())
+    for change in (None, "width", "scale in place"):
+        if change == "width":
+            surrogate.width = 0.2
+        elif change == "scale in place":
+            surrogate.scale.mul_(3.0)
+        _, (eager_grad,) = spike_and_grads(v, 1.0, surrogate, "single", "eager", grad_output)
+        _, (fused_grad,) = spike_and_grads(v, 1.0, surrogate, "single", "fused", grad_output)
+        torch.testing.assert_close(fused_grad, eager_grad, rtol=1e-5, atol=1e-6)
