@@ -24,10 +24,11 @@ why, and every later ``"auto"`` call stays eager.
 How each device compiles:
 
 * CPU: the function is traced to an FX graph with fake tensors (every non-tensor
-  argument becomes a constant), two exact graph simplifications run
-  (:func:`drop_identity_ops`, :func:`multiply_by_reciprocals`), and Inductor compiles
-  the graph for those exact shapes and strides. A call then costs about 5 us, with no
-  guards to check, and the kernels run at the speed of ATen's own elementwise kernels.
+  argument becomes a constant), two graph simplifications run (:func:`drop_identity_ops`,
+  exact; :func:`multiply_by_reciprocals`, within an ulp and only where that cannot change
+  a branch), and Inductor compiles the graph for those exact shapes and strides. A call
+  then costs about 5 us, with no guards to check; at 1e6 elements the forward and the
+  cheap surrogates' backward kernels run within 10-25% of relu's own ATen kernels.
   Each new shape, stride pattern or thread count compiles once.
 * CUDA: ``torch.compile`` with dynamic shapes, one kernel per size class (a factor of 16
   in elements), which the H200 figures in BENCHMARKS.md were measured with.
