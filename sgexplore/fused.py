@@ -365,6 +365,8 @@ def _frozen(value: Any) -> Hashable:
         return value
     if isinstance(value, torch.Tensor):
         return ("tensor", id(value), value._version)
+    if hasattr(value, "__dict__") and not isinstance(value, type):
+        return _hashable(value)  # an object inside a surrogate: by its attributes too
     try:
         hash(value)
         return value

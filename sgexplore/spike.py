@@ -127,6 +127,8 @@ def spike(v_mem: torch.Tensor, spike_threshold: Threshold = 1.0, surrogate: Surr
         backend: ``"auto"`` (fused for large tensors, see
             :func:`sgexplore.fused.choose_backend`), ``"eager"`` or ``"fused"``.
             Both paths give the same spikes and the same gradient up to float rounding.
+            The fused path compiles on first use (seconds; on CPU once per tensor shape,
+            surrogate parameters and threshold value), then reuses the kernel.
 
     Returns:
         The spike tensor, same shape and dtype as ``v_mem``. Its backward is exactly

@@ -277,28 +277,40 @@ def test_identity_ops_are_dropped_and_results_stay_bit_identical():
 
 @pytest.mark.slow  # compiles kernels: seconds each on 2 cores
 def test_a_mutable_user_surrogate_changed_between_calls_gets_a_fresh_kernel(monkeypatch):
-    """Attributes are compiled in as constants, so changing one must change the key."""
-    from dataclasses import dataclass
+    """Attributes are compiled in as constants, so changing one (directly, inside an
+    object the surrogate holds, or a tensor in place) must change the key."""
+    from dataclasses import dataclass, field
 
     from sgexplore.surrogates import Surrogate
 
+    @dataclass
+    class Shape:
+        width: float = 0.5
+
     @dataclass  # not frozen: a user may assign to it
     class Bump(Surrogate):
-        width: float = 0.5
+        shape: Shape = field(default_factory=Shape)
         scale: torch.Tensor = None
+        offset: float = 0.0
 
         def grad(self, v_mem, spike_threshold):
-            return self.scale * torch.exp(-((v_mem - spike_threshold) / self.width) ** 2)
+            x = (v_mem - spike_threshold - self.offset) / self.shape.width
+            return self.scale * torch.exp(-x ** 2)
 
     monkeypatch.setattr(fused, "_compiled", type(fused._compiled)())
     surrogate = Bump(scale=torch.tensor(1.0))
     v = grid(torch.float32, "cpu")
     grad_output = torch.linspace(-1.0, 2.0, v.numel())
-    for change in (None, "width", "scale in place"):
-        if change == "width":
-            surrogate.width = 0.2
+    previous = None
+    for change in (None, "offset", "nested width", "scale in place"):
+        if change == "offset":
+            surrogate.offset = 0.25
+        elif change == "nested width":
+            surrogate.shape.width = 0.2
         elif change == "scale in place":
             surrogate.scale.mul_(3.0)
         _, (eager_grad,) = spike_and_grads(v, 1.0, surrogate, "single", "eager", grad_output)
         _, (fused_grad,) = spike_and_grads(v, 1.0, surrogate, "single", "fused", grad_output)
         torch.testing.assert_close(fused_grad, eager_grad, rtol=1e-5, atol=1e-6)
+        assert previous is None or not torch.allclose(eager_grad, previous), change  # it did change
+        previous = eager_grad
