@@ -62,8 +62,8 @@ BACKENDS = ("auto", "eager", "fused")
 #: crossovers (benchmarks/bench_spike.py, BENCHMARKS.md "Spike function"). CPU (2 cores):
 #: fused runs faster than eager from 1e3-6.5e4 elements, depending on the surrogate, but each
 #: new shape costs a compilation (about a second), so "auto" waits until a call saves
-#: enough to repay it soon: at 2^18 elements fused saves 0.3-1.6 ms per forward+backward
-#: (eager 2.4-12x relu, fused 0.8-2.5x), so a compilation is repaid within a few thousand calls.
+#: enough to repay it soon: at 2^18 elements fused saves 0.14-1.4 ms per forward+backward
+#: (eager 2.3-11x relu, fused 0.8-2.4x), so a compilation is repaid within ~10^4 calls at most.
 #: CUDA (H200, wall clock with the host's overhead): the compiled call's host overhead
 #: (~0.8 ms per forward+backward on that host) hides the kernel's gain up to 4e6 elements;
 #: fused wins from 2^24 for MultiGaussian and from 2^26 for all but the two trivial
