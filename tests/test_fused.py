@@ -314,3 +314,16 @@ def test_a_mutable_user_surrogate_changed_between_calls_gets_a_fresh_kernel(monk
         torch.testing.assert_close(fused_grad, eager_grad, rtol=1e-5, atol=1e-6)
         assert previous is None or not torch.allclose(eager_grad, previous), change  # it did change
         previous = eager_grad
+
+
+@pytest.mark.slow  # a fresh interpreter imports and runs the compiler
+def test_fused_compiles_when_warnings_are_errors():
+    """torch's own DeprecationWarnings while compiling must not fail the compilation of a
+    user who runs with -W error (as pytest's filterwarnings = error does)."""
+    code = ("import torch, sgexplore; v = torch.linspace(-2, 4, 384, requires_grad=True); "
+            "out = sgexplore.spike(v, 1.0, sgexplore.surrogates.Gaussian(), backend='fused'); "
+            "out.sum().backward(); print(float(v.grad.sum()))")
+    result = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    expected = Gaussian().grad(torch.linspace(-2, 4, 384), 1.0).sum().item()
+    assert abs(float(result.stdout) - expected) < 1e-4 * abs(expected)
