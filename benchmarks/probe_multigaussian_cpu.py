@@ -18,12 +18,12 @@ against float64, and the times. Usage: ``PYTHONPATH=. python benchmarks/probe_mu
 
 from __future__ import annotations
 
-import statistics
 import time
 
 import torch
 from torch.utils.cpp_extension import load_inline
 
+from bench_spike import interleaved_medians  # this script's folder is on sys.path
 from sgexplore import fused
 from sgexplore.spike import surrogate_backward
 from sgexplore.surrogates import MultiGaussian
@@ -79,21 +79,6 @@ AVX512_FLAGS = ["-O3", "-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-
                 "-DCPU_CAPABILITY_AVX512", "-DCPU_CAPABILITY=AVX512", "-fopenmp"]
 
 
-def medians(cases, rounds=21, repeat=10):
-    for function in cases.values():
-        function()
-        function()
-    samples = {key: [] for key in cases}
-    for _ in range(rounds):
-        for key, function in cases.items():
-            function()
-            start = time.perf_counter()
-            for _ in range(repeat):
-                function()
-            samples[key].append((time.perf_counter() - start) / repeat)
-    return {key: statistics.median(times) for key, times in samples.items()}
-
-
 def main():
     start = time.perf_counter()
     extension = load_inline("sgexplore_probe_multigaussian", cpp_sources=[CPP],
@@ -119,7 +104,7 @@ def main():
     for key in list(cases)[2:]:
         error = (cases[key]().double() - exact).abs().max() / exact.abs().max()
         print(f"{key:40s} max error / max |grad| = {error.item():.1e}")
-    times = medians(cases)
+    times = interleaved_medians(cases, rounds=21, repeat=10)
     relu = times["relu forward"] + times["relu backward (threshold_backward)"]
     print(f"\n1,000,000 float32 elements, {torch.get_num_threads()} threads; ms, and ratio to relu's two kernels")
     for key, seconds in times.items():
