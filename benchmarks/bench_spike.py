@@ -4,7 +4,8 @@ Every figure is measured side by side in one run: for each tensor size, relu, (o
 a device copy, and spike() for every surrogate, mode and backend are timed in
 interleaved rounds; each figure is a median over the rounds, warm-up and compilation
 excluded. Within a round each case makes one untimed call before its timed calls, so
-that no case inherits the caches and heap left by the case before it. One timed sample is ``out = f(v); torch.autograd.grad(out, v, g)``.
+that no case inherits the caches and heap left by the case before it. One timed sample
+is ``out = f(v); torch.autograd.grad(out, v, g)``.
 
 On CUDA, GB/s counts the bytes a one-pass implementation must move, the same for every
 case: the forward reads v and writes the spikes, the backward reads grad_output and v
@@ -39,7 +40,7 @@ from typing import Callable, Dict, List
 import torch
 
 from sgexplore import fused
-from sgexplore.spike import MODES, spike
+from sgexplore.spike import MODES, spike, spike_forward, surrogate_backward
 from sgexplore.surrogates import registry
 
 CPU_TARGET_RATIO = 1.3  # fused / relu, at >= CPU_TARGET_MIN_NUMEL elements
@@ -71,6 +72,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown surrogate(s) {unknown}; choose from {sorted(registry())}")
     args.surrogates = names
+    if args.kernels and not args.device.startswith("cpu"):
+        parser.error("--kernels times host wall clock without synchronising: use it on the CPU")
     if args.rounds is None:
         args.rounds = 3 if args.quick else 11
     if args.sizes is None:
@@ -279,8 +282,6 @@ def interleaved_medians(cases: Dict[str, Callable], rounds: int, repeat: int) ->
 
 def kernels(args, device: torch.device, dtype: torch.dtype) -> Dict:
     """The compiled kernels timed alone, next to relu's own kernels; then fixed costs."""
-    from sgexplore.spike import spike_forward, surrogate_backward
-
     out = {}
     for numel in args.sizes:
         generator = torch.Generator().manual_seed(numel)
