@@ -304,13 +304,22 @@ def _flows_only_into_continuous_ops(node: "torch.fx.Node") -> bool:
 def _compile_dynamo(function: Callable) -> Callable:
     # dynamic=True: one kernel serves every size in its size class. No FX graph cache:
     # it would hand every size class the kernel tuned for the first size compiled.
-    import torch._dynamo
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch's own, as in _compile_cpu
+        import torch._dynamo
 
     compiled = torch.compile(_own_copy(function), dynamic=True, options={"fx_graph_cache": False})
+    first_call = [True]
 
     def run(*args):
         with torch._dynamo.config.patch(**_compile_config(torch._dynamo.config)):
-            return compiled(*args)
+            if not first_call[0]:
+                return compiled(*args)
+            with warnings.catch_warnings():  # the first call compiles
+                warnings.simplefilter("ignore", DeprecationWarning)
+                result = compiled(*args)
+            first_call[0] = False
+            return result
 
     return run
 

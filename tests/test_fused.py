@@ -327,3 +327,16 @@ def test_fused_compiles_when_warnings_are_errors():
     assert result.returncode == 0, result.stderr[-2000:]
     expected = Gaussian().grad(torch.linspace(-2, 4, 384), 1.0).sum().item()
     assert abs(float(result.stdout) - expected) < 1e-4 * abs(expected)
+
+
+@pytest.mark.slow  # compiles kernels: seconds each on 2 cores
+def test_the_cuda_route_matches_eager_when_exercised_on_the_cpu():
+    """CUDA kernels come from torch.compile with dynamic shapes (_compile_dynamo); CI
+    has no GPU, so that route's wrapper is run here on CPU tensors of two sizes."""
+    surrogate = MultiGaussian(sigma=0.3)
+    backward = fused._compile_dynamo(surrogate_backward)
+    for numel in (384, 1000):
+        v = torch.linspace(-2.0, 4.0, numel)
+        grad_output = torch.linspace(-1.0, 2.0, numel)
+        expected = surrogate_backward(grad_output, v, 1.0, surrogate)
+        torch.testing.assert_close(backward(grad_output, v, 1.0, surrogate), expected, rtol=1e-5, atol=1e-6)
