@@ -43,6 +43,7 @@ only when a fused call first needs them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import types
@@ -181,6 +182,15 @@ def _compile(function: Callable, args: Tuple[Any, ...]) -> Callable:
     return _compile_dynamo(function)
 
 
+@contextlib.contextmanager
+def _torch_deprecations_ignored():
+    """torch's own modules raise DeprecationWarnings while compiling: not the user's to
+    act on, and under ``-W error`` they would turn into a failed compilation."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
 def _compile_cpu(function: Callable, args: Tuple[Any, ...]) -> Callable:
     # Fake tensors: Python that depends on tensor values (a user's surrogate calling
     # float() on one) fails here, and the call falls back to eager, instead of being
@@ -188,8 +198,7 @@ def _compile_cpu(function: Callable, args: Tuple[Any, ...]) -> Callable:
     # dtypes, thread count, values) already says this graph applies. Measured here
     # (2 cores): ~5 us per call against ~50 us for a torch.compile'd function, and at
     # 1e6 elements the same kernels ran ~25% faster called this way (why, we did not find).
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
+    with _torch_deprecations_ignored():
         from torch.fx.experimental.proxy_tensor import make_fx
         import torch._inductor
 
@@ -202,10 +211,7 @@ def _compile_cpu(function: Callable, args: Tuple[Any, ...]) -> Callable:
         return function(*full)
 
     tensors = [args[i] for i in positions]
-    # torch's own modules raise DeprecationWarnings while compiling; they are not the
-    # user's to act on, and under ``-W error`` they would turn into a failed compilation.
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
+    with torch.no_grad(), _torch_deprecations_ignored():
         # A tensor held by the surrogate (not an argument) is traced as a constant.
         graph = make_fx(on_tensors, tracing_mode="fake", _allow_non_fake_inputs=True)(*tensors)
         drop_identity_ops(graph)
@@ -304,8 +310,7 @@ def _flows_only_into_continuous_ops(node: "torch.fx.Node") -> bool:
 def _compile_dynamo(function: Callable) -> Callable:
     # dynamic=True: one kernel serves every size in its size class. No FX graph cache:
     # it would hand every size class the kernel tuned for the first size compiled.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # torch's own, as in _compile_cpu
+    with _torch_deprecations_ignored():
         import torch._dynamo
 
     compiled = torch.compile(_own_copy(function), dynamic=True, options={"fx_graph_cache": False})
@@ -315,8 +320,7 @@ def _compile_dynamo(function: Callable) -> Callable:
         with torch._dynamo.config.patch(**_compile_config(torch._dynamo.config)):
             if not first_call[0]:
                 return compiled(*args)
-            with warnings.catch_warnings():  # the first call compiles
-                warnings.simplefilter("ignore", DeprecationWarning)
+            with _torch_deprecations_ignored():  # the first call compiles
                 result = compiled(*args)
             first_call[0] = False
             return result
