@@ -214,9 +214,8 @@ def _compile_cpu(function: Callable, args: Tuple[Any, ...]) -> Callable:
     with torch.no_grad(), _torch_deprecations_ignored():
         # A tensor held by the surrogate (not an argument) is traced as a constant.
         graph = make_fx(on_tensors, tracing_mode="fake", _allow_non_fake_inputs=True)(*tensors)
-        drop_identity_ops(graph)
         multiply_by_reciprocals(graph)
-        drop_identity_ops(graph)  # x / 1 became x * 1
+        drop_identity_ops(graph)  # after it: x / 1 has become x * 1
         compiled = torch._inductor.compile(graph, tensors)
 
     def run(*call_args):
@@ -282,6 +281,7 @@ def drop_identity_ops(graph: "torch.fx.GraphModule") -> int:
     return removed
 
 
+@functools.lru_cache(maxsize=None)
 def _continuous_ops() -> frozenset:
     aten = torch.ops.aten
     return frozenset([
