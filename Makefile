@@ -9,32 +9,47 @@ BIN        := $(VENV)/bin
 # JupyterLab refuses to run as root without --allow-root (CI runs as root).
 ROOT_FLAG  := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab demo test unit install install-test clean
+.PHONY: help lab demo test unit notebooks install install-test clean
+
+# Each target is documented by a "## make X: summary" line (then "##" lines of detail);
+# make help lists them, so a new target documents itself there.
+## make help: every target with its one-line summary (the default goal).
+.DEFAULT_GOAL := help
+help:
+	@awk '/^## make [^ :]+:/ { line = substr($$0, 9); i = index(line, ":"); \
+		printf "make %-13s %s\n", substr(line, 1, i - 1), substr(line, i + 2) }' $(firstword $(MAKEFILE_LIST))
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.torch: | $(BIN)/python
+# One stamp per torch spec, named by a checksum of it: a different TORCH_SPEC has no stamp
+# yet, so torch is reinstalled and then every install set below (they all depend on it).
+TORCH_STAMP := $(VENV)/.torch-$(shell printf '%s' '$(TORCH_SPEC)' | cksum | cut -d' ' -f1)
+
+$(TORCH_STAMP): | $(BIN)/python
 	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	rm -f $(VENV)/.torch $(VENV)/.torch-*
 	touch $@
 
-$(VENV)/.installed-notebook: pyproject.toml $(VENV)/.torch
-	$(BIN)/python -m pip install -q -e ".[notebook]"
+# The install sets: $(VENV)/.installed-X installs the package with the extras EXTRAS_X, then
+# the peers NO_DEPS_X without their dependencies.
+EXTRAS_notebook := notebook
+EXTRAS_test     := test,browser
+EXTRAS_demo     := browser
+# sinabs 3.1.3 is the numerical reference of the seed family; its pure-torch modules are
+# all the tests load, so skip its hardware tool-chain dependencies.
+NO_DEPS_test    := sinabs==3.1.3
+
+$(VENV)/.installed-%: pyproject.toml $(TORCH_STAMP)
+	$(if $(EXTRAS_$*),,$(error no install set "$*": define EXTRAS_$* in the Makefile))
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS_$*)]"
+	$(if $(NO_DEPS_$*),$(BIN)/python -m pip install -q --no-deps $(foreach p,$(NO_DEPS_$*),"$(p)"))
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.torch
-	$(BIN)/python -m pip install -q -e ".[test,browser]"
-	# sinabs 3.1.3 is the numerical reference of the seed family; its pure-torch modules are
-	# all the tests load, so skip its hardware tool-chain dependencies.
-	$(BIN)/python -m pip install -q --no-deps "sinabs==3.1.3"
-	touch $@
-
-$(VENV)/.installed-demo: pyproject.toml $(VENV)/.torch
-	$(BIN)/python -m pip install -q -e ".[browser]"
-	touch $@
-
+## make install: .venv with torch from TORCH_SPEC and the package with its notebook extras.
 install: $(VENV)/.installed-notebook
+## make install-test: .venv with torch, the package with its test and browser extras, and sinabs.
 install-test: $(VENV)/.installed-test
 
 ## make lab: JupyterLab on notebooks/, bound to 127.0.0.1, token authentication on.
@@ -42,8 +57,8 @@ lab: install
 	@echo "Starting JupyterLab on 127.0.0.1:$(LAB_PORT); open the URL with ?token=... printed below."
 	$(BIN)/jupyter lab notebooks --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) $(ROOT_FLAG)
 
-## make demo: the explorers as a Voila app (no code shown) for lab demos and projectors,
-## on 127.0.0.1 behind a fresh token; open the URL printed first.
+## make demo: the explorers as a Voila app (no code shown), on 127.0.0.1 behind a fresh token.
+## For lab demos and projectors; open the URL printed first.
 demo: $(VENV)/.installed-demo
 	@TOKEN=$$($(BIN)/python -c "import secrets; print(secrets.token_hex(16))"); \
 	echo "Voila app: http://127.0.0.1:$(DEMO_PORT)/?token=$$TOKEN"; \
@@ -54,9 +69,17 @@ test: install-test
 	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg notebooks/
 
-## make unit: unit tests only (fast).
+## make unit: the fast tier (under a minute on 2 cores): no slow, compile, server or browser tests.
+## Those markers are registered in pyproject.toml; make test runs every test.
 unit: install-test
-	$(BIN)/python -m pytest tests -m "not slow"
+	$(BIN)/python -m pytest tests -m "not (slow or compile or server or browser)"
 
+## make notebooks: rebuild notebooks/*.ipynb from notebooks/*.py (jupytext), with fresh outputs.
+## Executes every notebook (a few minutes) and stores its outputs without widget state.
+notebooks: install-test
+	$(BIN)/python tools/build_notebooks.py
+	$(BIN)/python tools/execute_notebooks.py notebooks/*.ipynb
+
+## make clean: remove .venv and pytest's cache.
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -14,9 +14,10 @@ Which path runs (:func:`choose_backend`):
 * ``"fused"``: the compiled kernels; raises ``RuntimeError`` only where compilation is
   impossible (unsupported platform, or a compilation that already failed here).
 * ``"auto"`` (the default): fused for tensors of at least :data:`AUTO_MIN_NUMEL` elements
-  on that device, eager otherwise. Compiling takes a second or more per kernel, so the
-  toy SNN's small per-step tensors and the widgets' slider moves never compile. Inside
-  an outer ``torch.compile`` the eager ops run, and that compiler fuses them itself.
+  on that device, eager otherwise. Each compilation is costly (BENCHMARKS.md has the
+  costs), so the toy SNN's small per-step tensors and the widgets' slider moves never
+  compile. Inside an outer ``torch.compile`` the eager ops run, and that compiler fuses
+  them itself.
 
 If compilation fails under ``"auto"``, the call runs eagerly, one ``RuntimeWarning`` says
 why, and every later ``"auto"`` call stays eager.
@@ -27,9 +28,9 @@ How each device compiles:
   argument becomes a constant), two graph simplifications run (:func:`drop_identity_ops`,
   exact; :func:`multiply_by_reciprocals`, within an ulp and only where that cannot change
   a branch), and Inductor compiles the graph for those exact shapes and strides. A call
-  then costs about 5 us, with no guards to check; at 1e6 elements the forward and the
-  cheap surrogates' backward kernels run within 10-25% of relu's own ATen kernels.
-  Each new shape, stride pattern or thread count compiles once.
+  then runs the compiled graph directly, with no guards to check, which keeps its fixed
+  cost low; BENCHMARKS.md ("Spike function", CPU) compares the per-call cost and the
+  kernels with relu. Each new shape, stride pattern or thread count compiles once.
 * CUDA: ``torch.compile`` with dynamic shapes, one kernel per size class (a factor of 16
   in elements), which the H200 figures in BENCHMARKS.md were measured with.
 
@@ -37,7 +38,7 @@ Compiled kernels are cached per surrogate (its parameter values), float threshol
 mode, dtype and device, plus the shape as above, at most :data:`CACHE_SIZE` of them
 (least recently used go first). Parameters and a float threshold are compiled in as
 constants; the price is a compilation for each new value, which only large tensors pay,
-and only once per value. ``torch._dynamo`` and Inductor (seconds to import) are imported
+and only once per value. ``torch._dynamo`` and Inductor (slow to import) are imported
 only when a fused call first needs them.
 """
 
@@ -60,16 +61,15 @@ BACKENDS = ("auto", "eager", "fused")
 
 #: Smallest tensor (in elements) for which ``backend="auto"`` takes the fused path, per
 #: device type; devices not listed stay eager under "auto". Chosen from the measured
-#: crossovers (benchmarks/bench_spike.py, BENCHMARKS.md "Spike function"). CPU (2 cores):
-#: fused runs faster than eager from 1e3-6.5e4 elements, depending on the surrogate, but each
-#: new shape costs a compilation (about a second), so "auto" waits until a call saves
-#: enough to repay it soon: at 2^18 elements fused saves 0.14-1.4 ms per forward+backward
-#: (eager 2.3-11x relu, fused 0.8-2.4x), so a compilation is repaid within ~10^4 calls at most.
-#: CUDA (H200, wall clock with the host's overhead): the compiled call's host overhead
-#: (~0.8 ms per forward+backward on that host) hides the kernel's gain up to 4e6 elements;
-#: fused wins from 2^24 for MultiGaussian and from 2^26 for all but the two trivial
-#: surrogates, so 2^25. Both sit far above the toy SNN's per-step tensors (batch x
-#: hidden, a few thousand elements): small tensors never pay for a compilation.
+#: crossovers (benchmarks/bench_spike.py --crossover; the figures are in BENCHMARKS.md,
+#: "Spike function", the "Auto threshold" paragraphs of its CPU and GPU sections).
+#: CPU: fused beats eager at much smaller sizes, but each new shape costs a compilation,
+#: so "auto" waits until a call saves enough to repay that compilation soon.
+#: CUDA: the compiled call's host overhead hides the kernel's gain on all but large
+#: tensors; the threshold lies between the size where the costliest surrogate first wins
+#: fused and the size where all but the two trivial surrogates do. Both sit far above
+#: the toy SNN's per-step tensors (batch x hidden, a few thousand elements): small
+#: tensors never pay for a compilation.
 AUTO_MIN_NUMEL: Dict[str, int] = {"cpu": 2**18, "cuda": 2**25}
 
 #: Most compiled functions kept; the least recently used is dropped beyond this.
@@ -195,9 +195,10 @@ def _compile_cpu(function: Callable, args: Tuple[Any, ...]) -> Callable:
     # Fake tensors: Python that depends on tensor values (a user's surrogate calling
     # float() on one) fails here, and the call falls back to eager, instead of being
     # traced as a constant. No guards run per call: the cache key (shapes, strides,
-    # dtypes, thread count, values) already says this graph applies. Measured here
-    # (2 cores): ~5 us per call against ~50 us for a torch.compile'd function, and at
-    # 1e6 elements the same kernels ran ~25% faster called this way (why, we did not find).
+    # dtypes, thread count, values) already says this graph applies. Calling the compiled
+    # graph directly costs far less per call than a torch.compile'd function, and its
+    # kernels ran faster this way too (why, we did not find); BENCHMARKS.md, "Spike
+    # function", CPU, "What changed", has the figures.
     with _torch_deprecations_ignored():
         from torch.fx.experimental.proxy_tensor import make_fx
         import torch._inductor

@@ -1,15 +1,25 @@
-"""Declare a numeric parameter once; derive validation, sliders and docs from it.
+"""Declare a setting once; derive validation, widgets, CLI flags and docs from it.
 
-A :class:`Param` holds everything the rest of sgexplore needs to know about a
-surrogate (or training) parameter: its default, the range of valid values, the
-slider range and step, whether the slider is logarithmic, whether the value is
-relative to the spike threshold, and a one-line meaning.  ``param(...)`` turns
-it into a ``dataclasses.field`` so a surrogate is an ordinary dataclass::
+A :class:`Param` holds everything the rest of sgexplore needs to know about a setting of
+a surrogate, a spike, a network or a training run: its default, what values are valid,
+the slider range and step, whether the slider is logarithmic, how a width relates to the
+spike threshold, and a one-line meaning. ``param(...)`` turns it into a
+``dataclasses.field`` so a surrogate or a config is an ordinary dataclass::
 
     @dataclass(frozen=True)
     class Gaussian(Surrogate):
         sigma: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 2.0, 0.05),
-                             doc="standard deviation of the bell")
+                             convention="absolute", doc="standard deviation of the bell")
+
+A setting is one of four kinds, told by its declaration:
+
+* ``"real"``: a finite number in a range (the default);
+* ``"integer"``: a whole number in a range (``integer=True``);
+* ``"choice"``: one of a tuple of strings (``choices=(...)``);
+* ``"boolean"``: True or False (a bool default).
+
+:func:`validate_value` is the one validator of all four; its messages name the setting
+and what is valid.
 """
 
 from __future__ import annotations
@@ -20,41 +30,74 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
-__all__ = ["Param", "param", "params_of", "validate_value", "slider_values"]
+__all__ = ["Param", "param", "field_for", "params_of", "validate_value", "slider_values",
+           "format_number", "markdown_settings", "CONVENTIONS"]
 
 _GRID_TOLERANCE = 1e-9
+
+#: How a width or distance relates to the spike threshold: name -> text for docs and tooltips.
+CONVENTIONS = {
+    "factor": "factor",                    # dimensionless (a height, a depth, a scale)
+    "relative": "relative to thr",         # measured in units of the spike threshold
+    "absolute": "absolute",                # membrane-potential units, independent of thr
+}
+
+
+def format_number(value: float, digits: int = 4, infinity: str = "∞") -> str:
+    """The one number formatter: ``digits`` significant digits, ``infinity`` for inf.
+
+    Readouts, labels and descriptions use the defaults (``∞``); error messages and
+    interval notation pass ``infinity="inf"`` so they stay ASCII.
+    """
+    if isinstance(value, float) and math.isinf(value):
+        return infinity if value > 0 else "-" + infinity
+    return f"{value:.{digits}g}"
 
 
 @dataclass(frozen=True)
 class Param:
-    """One declared numeric parameter.
+    """One declared setting.
 
     Attributes:
-        default: value used when the caller gives none; lies on the slider grid.
-        low, high: the valid range. ``low_open``/``high_open`` make an end exclusive.
-        slider: ``(min, max, step)``. For a log slider, min and max are values and
-            step is the step of ``log10(value)``.
+        default: value used when the caller gives none; a number lies on the slider grid.
+        low, high: the valid range of a number. ``low_open``/``high_open`` make an end
+            exclusive.
+        slider: ``(min, max, step)`` of a number's slider. For a log slider, min and max
+            are values and step is the step of ``log10(value)``.
         log: True for a logarithmic slider.
-        relative: True when the value is measured in units of the spike threshold.
-        absolute: True for a distance (or inverse distance) in membrane-potential
-            units that does *not* scale with the threshold.
-        doc: one-line meaning, shown in tooltips, docstrings and the README.
-        integer: True for a whole-number parameter.
+        convention: how a number relates to the spike threshold, one of
+            :data:`CONVENTIONS`: ``"factor"`` (dimensionless, the default), ``"relative"``
+            (in units of the threshold) or ``"absolute"`` (membrane-potential units that do
+            not scale with the threshold).
+        doc: one-line meaning, shown in tooltips, CLI help, docstrings and the README.
+        integer: True for a whole-number setting.
+        choices: the allowed strings of a choice setting (``None`` for the other kinds).
     """
 
-    default: float
+    default: Any
     low: float = -math.inf
     high: float = math.inf
     low_open: bool = False
     high_open: bool = False
     slider: Tuple[float, float, float] = (0.0, 1.0, 0.01)
     log: bool = False
-    relative: bool = False
-    absolute: bool = False
+    convention: str = "factor"
     doc: str = ""
     integer: bool = False
+    choices: Optional[Tuple[str, ...]] = None
 
     def __post_init__(self) -> None:
+        if self.convention not in CONVENTIONS:
+            raise ValueError(f"convention must be one of {tuple(CONVENTIONS)}; got {self.convention!r}")
+        if self.choices is not None:
+            if not (isinstance(self.choices, tuple) and self.choices
+                    and all(isinstance(c, str) for c in self.choices)):
+                raise ValueError(f"choices must be a non-empty tuple of strings; got {self.choices!r}")
+            if self.default not in self.choices:
+                raise ValueError(f"default {self.default!r} is not one of {self.choices}")
+            return
+        if isinstance(self.default, bool):
+            return
         lo, hi, step = self.slider
         if not (lo < hi and step > 0):
             raise ValueError(f"slider must be (min < max, step > 0); got {self.slider}")
@@ -63,19 +106,40 @@ class Param:
         if not self.contains(self.default):
             raise ValueError(f"default {self.default} is outside {self.range_text()}")
         if not self.on_grid(self.default):
-            # Off-grid defaults are echoed back snapped by the browser slider,
-            # which then overwrites values set from code (see notebook-stack.md).
+            # Off-grid defaults are echoed back snapped by the browser slider, which then
+            # overwrites values set from code (docs/front-end-pitfalls.md#slider-snapping-echo).
             raise ValueError(f"default {self.default} is not on the slider grid {self.slider}")
 
-    def convention(self) -> str:
+    @property
+    def kind(self) -> str:
+        """``"choice"``, ``"boolean"``, ``"integer"`` or ``"real"``."""
+        if self.choices is not None:
+            return "choice"
+        if isinstance(self.default, bool):
+            return "boolean"
+        return "integer" if self.integer else "real"
+
+    def convention_text(self) -> str:
         """'relative to thr', 'absolute' or 'factor' (dimensionless)."""
-        return "relative to thr" if self.relative else "absolute" if self.absolute else "factor"
+        return CONVENTIONS[self.convention]
 
     def range_text(self) -> str:
-        """The valid range in interval notation, e.g. ``(0, inf)``."""
+        """The valid values: interval notation for numbers, e.g. ``(0, inf)``."""
+        if self.kind == "choice":
+            return f"{self.choices}"
+        if self.kind == "boolean":
+            return "{True, False}"
         left = "(" if self.low_open or math.isinf(self.low) else "["
         right = ")" if self.high_open or math.isinf(self.high) else "]"
-        return f"{left}{_fmt(self.low)}, {_fmt(self.high)}{right}"
+        low, high = (format_number(float(end), 6, infinity="inf") for end in (self.low, self.high))
+        return f"{left}{low}, {high}{right}"
+
+    def expected_text(self) -> str:
+        """What a valid value is, as an error message says it."""
+        return {"choice": f"one of {self.choices}",
+                "boolean": "True or False",
+                "integer": f"an integer in {self.range_text()}",
+                "real": f"a finite number in {self.range_text()}"}[self.kind]
 
     def contains(self, value: float) -> bool:
         if math.isnan(value):
@@ -89,17 +153,21 @@ class Param:
         position = (math.log10(value) - math.log10(lo)) / step if self.log else (value - lo) / step
         return abs(position - round(position)) < _GRID_TOLERANCE * max(1.0, abs(position))
 
+    def help_text(self) -> str:
+        """``doc; valid values (default ...)``: the CLI's help and the widgets' tooltips."""
+        default = (format_number(self.default, 6, infinity="inf")
+                   if self.kind in ("real", "integer") else repr(self.default))
+        return f"{self.doc}; {self.range_text()} (default {default})"
 
-def _fmt(x: float) -> str:
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return f"{x:g}"
+
+def field_for(declaration: Param) -> Any:
+    """A dataclass field carrying ``declaration`` (for a declaration shared by several classes)."""
+    return dataclasses.field(default=declaration.default, metadata={"param": declaration})
 
 
-def param(default: float, **spec: Any) -> Any:
+def param(default: Any, **spec: Any) -> Any:
     """A dataclass field carrying its :class:`Param` declaration in its metadata."""
-    declaration = Param(default=default, **spec)
-    return dataclasses.field(default=default, metadata={"param": declaration})
+    return field_for(Param(default=default, **spec))
 
 
 def params_of(obj_or_cls: Any) -> Dict[str, Param]:
@@ -111,17 +179,39 @@ def params_of(obj_or_cls: Any) -> Dict[str, Param]:
     }
 
 
-def validate_value(owner: str, name: str, declaration: Param, value: Any) -> float:
-    """Return ``value`` as a float (or int) if valid, else raise ValueError naming it."""
-    expected = f"{owner}.{name} must be a {'whole' if declaration.integer else 'finite'} number in {declaration.range_text()}"
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def validate_value(owner: str, name: str, declaration: Param, value: Any) -> Any:
+    """``value`` if valid for ``declaration`` (numbers as float or int), else ValueError.
+
+    The message names ``owner.name`` (or ``name`` when ``owner`` is empty) and the valid
+    values, e.g. ``TrainConfig.lr must be a finite number in (0, 10]; got -1``.
+    """
+    label = f"{owner}.{name}" if owner else name
+    expected = f"{label} must be {declaration.expected_text()}"
+    kind = declaration.kind
+    if kind == "choice":
+        if isinstance(value, str) and value in declaration.choices:
+            return value
+        raise ValueError(f"{expected}; got {_shown(value)}")
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"{expected}; got {_shown(value)}")
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{expected}; got {value!r} of type {type(value).__name__}")
-    number = float(value)
-    if declaration.integer and math.isfinite(number) and number != int(number):
-        raise ValueError(f"{expected}; got {value!r}")
+        raise ValueError(f"{expected}; got {_shown(value)} of type {type(value).__name__}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float range, e.g. 10**400
+        raise ValueError(f"{expected}; got {_shown(value)}") from None
+    if kind == "integer" and math.isfinite(number) and number != int(number):
+        raise ValueError(f"{expected}; got {_shown(value)}")
     if not declaration.contains(number):
-        raise ValueError(f"{expected}; got {value!r}")
-    return int(number) if declaration.integer else number
+        raise ValueError(f"{expected}; got {_shown(value)}")
+    return int(number) if kind == "integer" else number
 
 
 def slider_values(declaration: Param, count: Optional[int] = None) -> list:
@@ -138,3 +228,14 @@ def slider_values(declaration: Param, count: Optional[int] = None) -> list:
         stride = max(1, len(values) // count)
         values = values[::stride]
     return [v for v in values if declaration.contains(v)]
+
+
+def markdown_settings(declarations: Dict[str, Param]) -> str:
+    """A markdown table of settings (name, meaning, valid values, default) for the README."""
+    rows = ["| setting | meaning | valid values | default |", "|---|---|---|---|"]
+    for name, d in declarations.items():
+        default = (format_number(d.default, 6, infinity="inf") if d.kind in ("real", "integer")
+                   else repr(d.default))
+        cells = [f"`{name}`", d.doc, d.range_text(), default]
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows)

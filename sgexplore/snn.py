@@ -20,20 +20,34 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
 
-from .spike import reset_subtract, reset_to_value, spike
-from .surrogates import Surrogate, check_threshold
+from .params import Param, field_for, params_of, validate_value
+from .spike import MAX_SPIKES, MODE, reset_subtract, reset_to_value, spike
+from .surrogates import SPIKE_THRESHOLD, Surrogate, check_threshold
 
-__all__ = ["RESETS", "LIFParameters", "lif_step", "leaky_integrate", "decay_kernel",
+__all__ = ["RESETS", "BETA", "RESET", "DETACH_RESET", "RECURRENT", "WEIGHT_SCALE", "LAYER_SIZE",
+           "LIFParameters", "lif_step", "leaky_integrate", "decay_kernel",
            "LIFLayer", "LeakyReadout", "SNN"]
 
+#: What happens to the membrane after a spike.
 RESETS = ("subtract", "zero", "none")
+
+BETA = Param(0.9, low=0.0, high=1.0, slider=(0.0, 1.0, 0.01),
+             doc="membrane decay per step (1 = no leak)")
+RESET = Param("subtract", choices=RESETS,
+              doc="after a spike: subtract the threshold (v − s·thr), set v to zero, or no reset")
+DETACH_RESET = Param(False, doc="stop the gradient through the reset")
+RECURRENT = Param(False, doc="all-to-all recurrent weights in each hidden layer")
+WEIGHT_SCALE = Param(1.0, low=0.0, high=100.0, slider=(0.0, 5.0, 0.1),
+                     doc="initial weights: std = weight_scale / sqrt(fan_in)")
+#: The width of one layer (a hidden layer's in :class:`sgexplore.train.TrainConfig`).
+LAYER_SIZE = Param(64, low=1, high=4096, slider=(8, 256, 8), integer=True,
+                   doc="number of LIF neurons in a hidden layer")
 
 
 @dataclass(frozen=True)
@@ -52,22 +66,18 @@ class LIFParameters:
     """
 
     surrogate: Surrogate
-    beta: float = 0.9
-    spike_threshold: float = 1.0
-    reset: str = "subtract"
-    detach_reset: bool = False
-    mode: str = "single"
+    beta: float = field_for(BETA)
+    spike_threshold: float = field_for(SPIKE_THRESHOLD)
+    reset: str = field_for(RESET)
+    detach_reset: bool = field_for(DETACH_RESET)
+    mode: str = field_for(MODE)
     max_spikes: Optional[int] = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.beta, bool) or not isinstance(self.beta, numbers.Real) \
-                or not 0.0 <= float(self.beta) <= 1.0:
-            raise ValueError(f"beta must be a number in [0, 1]; got {self.beta!r}")
-        check_threshold(self.spike_threshold)
-        if self.reset not in RESETS:
-            raise ValueError(f"reset must be one of {RESETS}; got {self.reset!r}")
-        if not isinstance(self.detach_reset, bool):
-            raise ValueError(f"detach_reset must be True or False; got {self.detach_reset!r}")
+        check_threshold(self.spike_threshold)  # a number or a tensor of thresholds
+        for name, declaration in params_of(self).items():
+            if name != "spike_threshold":
+                validate_value("LIFParameters", name, declaration, getattr(self, name))
         # One checked call validates surrogate, mode and max_spikes with spike()'s own rules.
         spike(torch.zeros(1), self.spike_threshold, self.surrogate, self.mode, self.max_spikes)
 
@@ -160,13 +170,10 @@ class LeakyReadout(nn.Module):
 
 
 def _check_sizes(sizes: Sequence[int]) -> Tuple[int, ...]:
-    ok = (isinstance(sizes, (list, tuple)) and len(sizes) >= 2
-          and all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1
-                  for n in sizes))
-    if not ok:
+    if not (isinstance(sizes, (list, tuple)) and len(sizes) >= 2):
         raise ValueError("sizes must be a list [n_in, *hidden, n_out] of at least two "
-                         f"whole numbers in [1, inf); got {sizes!r}")
-    return tuple(int(n) for n in sizes)
+                         f"layer widths, each {LAYER_SIZE.expected_text()}; got {sizes!r}")
+    return tuple(validate_value("SNN", "sizes[]", LAYER_SIZE, n) for n in sizes)
 
 
 class SNN(nn.Module):
@@ -194,11 +201,8 @@ class SNN(nn.Module):
                  generator: Optional[torch.Generator] = None):
         super().__init__()
         sizes = _check_sizes(sizes)
-        if not isinstance(recurrent, bool):
-            raise ValueError(f"recurrent must be True or False; got {recurrent!r}")
-        if isinstance(weight_scale, bool) or not isinstance(weight_scale, numbers.Real) \
-                or not (math.isfinite(weight_scale) and weight_scale >= 0):
-            raise ValueError(f"weight_scale must be a finite number in [0, inf); got {weight_scale!r}")
+        validate_value("SNN", "recurrent", RECURRENT, recurrent)
+        validate_value("SNN", "weight_scale", WEIGHT_SCALE, weight_scale)
         self.sizes = sizes
         self.lif = LIFParameters(surrogate, beta, spike_threshold, reset, detach_reset,
                                  mode, max_spikes)

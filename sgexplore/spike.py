@@ -21,18 +21,23 @@ forward and the backward into one pass over memory each (:mod:`sgexplore.fused`)
 
 from __future__ import annotations
 
-import numbers
 from typing import Optional, Union
 
 import torch
 
 from .fused import check_backend, choose_backend, run_fused
+from .params import Param, validate_value
 from .surrogates import Surrogate, check_threshold
 
 __all__ = ["spike", "SpikeFunction", "spike_forward", "surrogate_backward", "reset_subtract",
-           "reset_to_value", "MODES"]
+           "reset_to_value", "MODES", "MODE", "MAX_SPIKES"]
 
 MODES = ("single", "multi", "max")
+MODE = Param("single", choices=MODES,
+             doc="single: at most one spike per step; multi: one per threshold crossed; "
+                 "max: multi, capped at max_spikes")
+MAX_SPIKES = Param(2, low=1, integer=True, slider=(1, 10, 1),
+                   doc="the most spikes a neuron emits in one step (mode 'max' only)")
 Threshold = Union[float, torch.Tensor]
 
 
@@ -102,11 +107,9 @@ def _check_spike_args(v_mem, spike_threshold, surrogate, mode, max_spikes, backe
     if not isinstance(surrogate, Surrogate):
         raise ValueError("surrogate must be a sgexplore Surrogate instance "
                          f"(e.g. Gaussian()); got {surrogate!r}")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
+    validate_value("", "mode", MODE, mode)
     if mode == "max":
-        if isinstance(max_spikes, bool) or not isinstance(max_spikes, numbers.Integral) or max_spikes < 1:
-            raise ValueError(f"max_spikes must be an integer in [1, inf) for mode='max'; got {max_spikes!r}")
+        validate_value("", "max_spikes", MAX_SPIKES, max_spikes)
     elif max_spikes is not None:
         raise ValueError(f"max_spikes is only used with mode='max'; got max_spikes={max_spikes!r} "
                          f"with mode={mode!r}")

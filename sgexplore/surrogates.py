@@ -20,17 +20,20 @@ Notation: ``x = v_mem - spike_threshold``, ``thr = spike_threshold``,
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Dict, Optional, Type, TypeVar, Union
+from typing import Callable, ClassVar, Dict, NamedTuple, Optional, Type, TypeVar, Union
 
 import torch
 
-from .params import Param, param, params_of, validate_value
+from .params import Param, field_for, format_number, param, params_of, validate_value
 
 __all__ = [
-    "Surrogate", "register", "registry", "create", "check_threshold",
+    "Surrogate", "register", "registry", "create", "check_threshold", "describe",
+    "GRAD_SCALE", "SLOPE", "SPIKE_THRESHOLD",
     "Heaviside", "Gaussian", "MultiGaussian", "SingleExponential",
     "PeriodicExponential", "PeriodicExponentialSymmetric",
     "FastSigmoid", "ArcTan", "SigmoidDerivative", "Triangle", "DampenedTriangle",
@@ -50,43 +53,48 @@ def sinabs_normaliser(sigma: float) -> float:
     return float(sigma * _SQRT_2PI_F32)
 
 # Shared declarations: the same meaning wherever they appear.
-_GRAD_SCALE = dict(low=0.0, slider=(0.01, 100.0, 0.1), log=True,
+GRAD_SCALE = Param(1.0, low=0.0, slider=(0.01, 100.0, 0.1), log=True,
                    doc="multiplies the whole surrogate (its height and its area)")
-
-
-def _grad_scale(default: float = 1.0):
-    return param(default, **_GRAD_SCALE)
-
-
-def _slope(default: float = 10.0):
-    """Steepness of a sigmoid-like surrogate, in 1/voltage (the inverse of its width)."""
-    return param(default, low=0.0, low_open=True, slider=(0.1, 1000.0, 0.1), log=True,
-                 absolute=True, doc="steepness (inverse width, 1/voltage; absolute)")
+#: Steepness of a sigmoid-like surrogate, in 1/voltage (the inverse of its width).
+SLOPE = Param(10.0, low=0.0, low_open=True, slider=(0.1, 1000.0, 0.1), log=True,
+              convention="absolute", doc="steepness (inverse width, 1/voltage; absolute)")
+#: The firing threshold, wherever it is set: spikes, layers, training, sliders, CLI.
+#: The slider starts at 0 so that a value typed into its readout (an invalid 0 too)
+#: reaches the explorer, which then shows a message.
+SPIKE_THRESHOLD = Param(1.0, low=0.0, low_open=True, slider=(0.0, 5.0, 0.01),
+                        doc="membrane potential at which a neuron fires (thr)")
 
 
 def check_threshold(spike_threshold: Threshold) -> None:
-    """Raise ValueError unless every threshold is a finite number > 0."""
+    """Raise ValueError unless every threshold is a finite number > 0 (:data:`SPIKE_THRESHOLD`).
+
+    Its own check, not :func:`validate_value`, because a threshold may also be a tensor.
+    """
+    valid = SPIKE_THRESHOLD.range_text()
     if isinstance(spike_threshold, torch.Tensor):
-        ok = bool(torch.all(torch.isfinite(spike_threshold) & (spike_threshold > 0)))
-        shown = "a tensor with a non-positive or non-finite entry"
-    elif isinstance(spike_threshold, numbers.Real) and not isinstance(spike_threshold, bool):
-        ok = math.isfinite(spike_threshold) and spike_threshold > 0
-        shown = repr(spike_threshold)
-    else:
-        raise ValueError(
-            "spike_threshold must be a number or tensor in (0, inf); "
-            f"got {type(spike_threshold).__name__}")
-    if not ok:
-        raise ValueError(f"spike_threshold must be in (0, inf); got {shown}")
+        if not bool(torch.all(torch.isfinite(spike_threshold) & (spike_threshold > 0))):
+            raise ValueError(f"spike_threshold must be in {valid}; "
+                             "got a tensor with a non-positive or non-finite entry")
+        return
+    if isinstance(spike_threshold, bool) or not isinstance(spike_threshold, numbers.Real):
+        raise ValueError(f"spike_threshold must be a number or tensor in {valid}; "
+                         f"got {type(spike_threshold).__name__}")
+    try:
+        valid_number = SPIKE_THRESHOLD.contains(float(spike_threshold))
+    except OverflowError:
+        valid_number = False
+    if not valid_number:
+        raise ValueError(f"spike_threshold must be in {valid}; got {spike_threshold!r:.40}")
 
 
-def _as_float(spike_threshold: Threshold) -> float:
+def _single_threshold(spike_threshold: Threshold) -> float:
+    """A validated threshold as one float (peak, area and the numeric primitive need one)."""
+    check_threshold(spike_threshold)
     if isinstance(spike_threshold, torch.Tensor):
         if spike_threshold.numel() != 1:
             raise ValueError("peak/area/plots need a single spike_threshold; got a tensor "
                              f"of shape {tuple(spike_threshold.shape)}")
         spike_threshold = float(spike_threshold)
-    check_threshold(spike_threshold)
     return float(spike_threshold)
 
 
@@ -99,20 +107,52 @@ def normal_cdf(x: torch.Tensor, mu: float, sigma: float) -> torch.Tensor:
     return 0.5 * (1 + torch.erf((x - mu) / (sigma * math.sqrt(2.0))))
 
 
+def _validating_threshold(method: Callable, single: bool) -> Callable:
+    """Wrap a subclass's own ``peak``/``area``/``primitive`` in the base class's threshold check."""
+
+    @functools.wraps(method)
+    def checked(self, *args, **kwargs):
+        bound = inspect.signature(method).bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        if "spike_threshold" in bound.arguments:
+            threshold = bound.arguments["spike_threshold"]
+            (_single_threshold if single else check_threshold)(threshold)
+        return method(*bound.args, **bound.kwargs)
+
+    checked.__sgexplore_validated__ = True
+    return checked
+
+
+class Formulas(NamedTuple):
+    """A surrogate's formulas as text, for the README table (x = v − thr)."""
+
+    grad: str
+    peak: str = "numeric"
+    area: str = "numeric"
+    source: str = ""
+
+
 class Surrogate:
     """Base class: validation from declarations, peak, area and a numeric primitive.
 
     Subclasses are frozen dataclasses that declare their parameters with
-    :func:`sgexplore.params.param` and implement :meth:`grad`. They may override
-    :meth:`primitive`, :meth:`peak` and :meth:`area` with closed forms; the base
-    class supplies numeric ones, so a user's own surrogate needs only ``grad``.
+    :func:`sgexplore.params.param` and implement :meth:`grad`, the formula alone. They
+    may add closed forms as :meth:`_primitive`, :meth:`_peak` and :meth:`_area`; the base
+    class supplies numeric ones, so a user's own surrogate needs only ``grad``. The public
+    methods validate the threshold once, here, and then call the formula; a subclass
+    that overrides ``peak``, ``area`` or ``primitive`` itself is validated the same way.
+    ``sgexplore.check_surrogate(cls)`` checks the whole contract.
     """
 
-    #: Text shown in the README table; subclasses fill these in.
-    formula: ClassVar[str] = ""
-    peak_formula: ClassVar[str] = "numeric"
-    area_formula: ClassVar[str] = "numeric"
-    reference: ClassVar[str] = ""
+    #: What the README table says; subclasses fill it in.
+    formulas: ClassVar[Formulas] = Formulas("")
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, single in (("peak", True), ("area", True), ("primitive", False)):
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "__sgexplore_validated__", False):
+                setattr(cls, name, _validating_threshold(method, single))
 
     def __post_init__(self) -> None:
         for name, declaration in params_of(self).items():
@@ -138,9 +178,22 @@ class Surrogate:
         """The smooth 'pretend forward' P whose derivative dP/dv is the surrogate.
 
         P tends to 0 far below the threshold where the surrogate is integrable there.
-        This base version integrates numerically; built-ins give closed forms.
         """
-        thr = _as_float(spike_threshold)
+        check_threshold(spike_threshold)
+        return self._primitive(v_mem, spike_threshold)
+
+    def peak(self, spike_threshold: Threshold = 1.0) -> float:
+        """Largest value of the surrogate."""
+        return self._peak(_single_threshold(spike_threshold))
+
+    def area(self, spike_threshold: Threshold = 1.0) -> float:
+        """Integral of the surrogate over all v (``inf`` when it does not decay)."""
+        return self._area(_single_threshold(spike_threshold))
+
+    # -- the formulas: numeric fallbacks, closed forms in subclasses -------------
+    def _primitive(self, v_mem: torch.Tensor, spike_threshold: Threshold) -> torch.Tensor:
+        """Integrates :meth:`grad` numerically on a fine grid (trapezoid rule)."""
+        thr = _single_threshold(spike_threshold)
         v = torch.as_tensor(v_mem)
         L = self.length_scale(thr)
         lo = min(float(v.min()), thr - 40 * L)
@@ -151,29 +204,26 @@ class Surrogate:
         values = _interp(v.to(torch.float64), grid, cumulative)
         return values.to(v.dtype if v.is_floating_point() else torch.get_default_dtype())
 
-    def peak(self, spike_threshold: Threshold = 1.0) -> float:
-        """Largest value of the surrogate: a coarse grid, then three zooms on the best cell.
+    def _peak(self, spike_threshold: float) -> float:
+        """A coarse grid, then three zooms on the best cell.
 
         Cheap enough (about a thousand evaluations) for a live readout on every slider move.
         """
-        thr = _as_float(spike_threshold)
-        L = self.length_scale(thr)
-        lo, hi, best = thr - 20 * L, thr + 20 * L, -math.inf
+        L = self.length_scale(spike_threshold)
+        lo, hi, best = spike_threshold - 20 * L, spike_threshold + 20 * L, -math.inf
         for points in (4001, 201, 201, 201):
             grid = torch.linspace(lo, hi, points, dtype=torch.float64)
-            values = self.grad(grid, thr)
+            values = self.grad(grid, spike_threshold)
             i = int(torch.argmax(values))
             best = max(best, float(values[i]))
             step = float(grid[1] - grid[0])
             lo, hi = float(grid[i]) - step, float(grid[i]) + step
         return best
 
-    def area(self, spike_threshold: Threshold = 1.0) -> float:
-        """Integral of the surrogate over all v (``inf`` when it does not decay)."""
-        thr = _as_float(spike_threshold)
-        L = self.length_scale(thr)
-        ends = torch.tensor([thr - 60 * L, thr + 60 * L], dtype=torch.float64)
-        return float(torch.diff(self.primitive(ends, thr))[0])
+    def _area(self, spike_threshold: float) -> float:
+        L = self.length_scale(spike_threshold)
+        ends = torch.tensor([spike_threshold - 60 * L, spike_threshold + 60 * L], dtype=torch.float64)
+        return float(torch.diff(self._primitive(ends, spike_threshold))[0])
 
     # -- introspection ---------------------------------------------------------
     @classmethod
@@ -188,6 +238,12 @@ class Surrogate:
     def replace(self, **changes: float) -> "Surrogate":
         """A copy with some parameters changed (validated like the constructor)."""
         return dataclasses.replace(self, **changes)
+
+
+def describe(surrogate: Surrogate) -> str:
+    """The one text description of a surrogate: ``Name(p=value, ...)``, compact numbers."""
+    values = ", ".join(f"{k}={format_number(v)}" for k, v in surrogate.values().items())
+    return f"{type(surrogate).__name__}({values})"
 
 
 def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
@@ -258,24 +314,23 @@ class Heaviside(Surrogate):
     """
 
     window: float = param(1.0, low=0.0, slider=(0.0, 3.0, 0.05),
-                          absolute=True, doc="distance below the threshold where the step starts (absolute)")
+                          convention="absolute", doc="distance below the threshold where the step starts (absolute)")
 
-    formula: ClassVar[str] = "1[v ≥ thr − window] / thr"
-    peak_formula: ClassVar[str] = "1/thr"
-    area_formula: ClassVar[str] = "∞ (one-sided)"
-    reference: ClassVar[str] = "sinabs 3.1.3 `Heaviside`"
+    formulas: ClassVar[Formulas] = Formulas(
+        "1[v ≥ thr − window] / thr",
+        peak="1/thr", area="∞ (one-sided)",
+        source="sinabs 3.1.3 `Heaviside`")
 
     def grad(self, v_mem, spike_threshold):
         return (v_mem >= (spike_threshold - self.window)).to(_float_dtype(v_mem)) / spike_threshold
 
-    def primitive(self, v_mem, spike_threshold=1.0):
+    def _primitive(self, v_mem, spike_threshold):
         return torch.relu(v_mem - (spike_threshold - self.window)) / spike_threshold
 
-    def peak(self, spike_threshold=1.0):
-        return 1.0 / _as_float(spike_threshold)
+    def _peak(self, spike_threshold):
+        return 1.0 / spike_threshold
 
-    def area(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _area(self, spike_threshold):
         return math.inf
 
 
@@ -289,15 +344,15 @@ class Gaussian(Surrogate):
     """
 
     mu: float = param(0.0, slider=(-1.0, 1.0, 0.05),
-                      absolute=True, doc="shift of the bell's centre from the threshold (absolute)")
+                      convention="absolute", doc="shift of the bell's centre from the threshold (absolute)")
     sigma: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 2.0, 0.05),
-                         absolute=True, doc="standard deviation of the bell (absolute)")
-    grad_scale: float = _grad_scale()
+                         convention="absolute", doc="standard deviation of the bell (absolute)")
+    grad_scale: float = field_for(GRAD_SCALE)
 
-    formula: ClassVar[str] = "grad_scale · N(x; mu, sigma)"
-    peak_formula: ClassVar[str] = "grad_scale / (sigma √(2π))"
-    area_formula: ClassVar[str] = "grad_scale"
-    reference: ClassVar[str] = "sinabs 3.1.3 `Gaussian`"
+    formulas: ClassVar[Formulas] = Formulas(
+        "grad_scale · N(x; mu, sigma)",
+        peak="grad_scale / (sigma √(2π))", area="grad_scale",
+        source="sinabs 3.1.3 `Gaussian`")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -310,15 +365,13 @@ class Gaussian(Surrogate):
     def grad(self, v_mem, spike_threshold):
         return normal_pdf(v_mem - spike_threshold, self.mu, self._norm, self.sigma) * self.grad_scale
 
-    def primitive(self, v_mem, spike_threshold=1.0):
+    def _primitive(self, v_mem, spike_threshold):
         return self.grad_scale * normal_cdf(v_mem - spike_threshold, self.mu, self.sigma)
 
-    def peak(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _peak(self, spike_threshold):
         return self.grad_scale / (self.sigma * math.sqrt(2 * math.pi))
 
-    def area(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _area(self, spike_threshold):
         return self.grad_scale
 
 
@@ -335,20 +388,19 @@ class MultiGaussian(Surrogate):
     """
 
     mu: float = param(0.0, slider=(-1.0, 1.0, 0.05),
-                      absolute=True, doc="shift of the central bell from the threshold (absolute; side lobes stay)")
+                      convention="absolute", doc="shift of the central bell from the threshold (absolute; side lobes stay)")
     sigma: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 2.0, 0.05),
-                         absolute=True, doc="width of the central bell; the side lobes sit at ±sigma (absolute)")
-    grad_scale: float = _grad_scale()
+                         convention="absolute", doc="width of the central bell; the side lobes sit at ±sigma (absolute)")
+    grad_scale: float = field_for(GRAD_SCALE)
     h: float = param(0.15, low=0.0, slider=(0.0, 0.5, 0.01),
                      doc="depth of the negative side lobes")
     s: float = param(6.0, low=0.0, low_open=True, slider=(1.0, 10.0, 0.5),
                      doc="width of the side lobes, in units of sigma")
 
-    formula: ClassVar[str] = ("grad_scale · ((1+h) N(x; mu, σ) − h N(x; σ, sσ) − h N(x; −σ, sσ))")
-    peak_formula: ClassVar[str] = "numeric (≈ 0.878 at the defaults)"
-    area_formula: ClassVar[str] = "grad_scale (1 − h)"
-    reference: ClassVar[str] = ("Yin, Corradi & Bohté, Nat. Mach. Intell. 3:905 (2021); "
-                                "sinabs 3.1.3 `MultiGaussian`")
+    formulas: ClassVar[Formulas] = Formulas(
+        "grad_scale · ((1+h) N(x; mu, σ) − h N(x; σ, sσ) − h N(x; −σ, sσ))",
+        peak="numeric (≈ 0.878 at the defaults)", area="grad_scale (1 − h)",
+        source="Yin, Corradi & Bohté, Nat. Mach. Intell. 3:905 (2021); sinabs 3.1.3 `MultiGaussian`")
 
     def length_scale(self, spike_threshold):
         return self.s * self.sigma + abs(self.mu)
@@ -369,7 +421,7 @@ class MultiGaussian(Surrogate):
             - self.h * normal_pdf(x, -self.sigma, wide_norm, wide)
         ) * self.grad_scale
 
-    def primitive(self, v_mem, spike_threshold=1.0):
+    def _primitive(self, v_mem, spike_threshold):
         x = v_mem - spike_threshold
         wide = self.s * self.sigma
         return self.grad_scale * (
@@ -377,8 +429,7 @@ class MultiGaussian(Surrogate):
             - self.h * normal_cdf(x, self.sigma, wide)
             - self.h * normal_cdf(x, -self.sigma, wide))
 
-    def area(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _area(self, spike_threshold):
         return self.grad_scale * (1 - self.h)
 
 
@@ -391,14 +442,14 @@ class SingleExponential(Surrogate):
     area ``2 grad_scale`` (sinabs follows slayerPytorch, without lava-dl's factor 1/2).
     """
 
-    grad_width: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 2.0, 0.05), relative=True,
+    grad_width: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 2.0, 0.05), convention="relative",
                               doc="decay length of the exponential, in units of the threshold")
-    grad_scale: float = _grad_scale()
+    grad_scale: float = field_for(GRAD_SCALE)
 
-    formula: ClassVar[str] = "grad_scale/(thr·w) · exp(−|x| / (thr·w))"
-    peak_formula: ClassVar[str] = "grad_scale / (thr · w)"
-    area_formula: ClassVar[str] = "2 · grad_scale"
-    reference: ClassVar[str] = "Shrestha & Orchard, NeurIPS 2018 (SLAYER); sinabs 3.1.3 `SingleExponential`"
+    formulas: ClassVar[Formulas] = Formulas(
+        "grad_scale/(thr·w) · exp(−|x| / (thr·w))",
+        peak="grad_scale / (thr · w)", area="2 · grad_scale",
+        source="Shrestha & Orchard, NeurIPS 2018 (SLAYER); sinabs 3.1.3 `SingleExponential`")
 
     def length_scale(self, spike_threshold):
         return spike_threshold * self.grad_width
@@ -407,18 +458,17 @@ class SingleExponential(Surrogate):
         abs_width = spike_threshold * self.grad_width
         return self.grad_scale / abs_width * torch.exp(-torch.abs(v_mem - spike_threshold) / abs_width)
 
-    def primitive(self, v_mem, spike_threshold=1.0):
+    def _primitive(self, v_mem, spike_threshold):
         a = spike_threshold * self.grad_width
         x = v_mem - spike_threshold
         below = torch.exp(torch.clamp(x, max=0) / a)
         above = 2 - torch.exp(-torch.clamp(x, min=0) / a)
         return self.grad_scale * torch.where(x < 0, below, above)
 
-    def peak(self, spike_threshold=1.0):
-        return self.grad_scale / (_as_float(spike_threshold) * self.grad_width)
+    def _peak(self, spike_threshold):
+        return self.grad_scale / (spike_threshold * self.grad_width)
 
-    def area(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _area(self, spike_threshold):
         return 2 * self.grad_scale
 
 
@@ -437,14 +487,13 @@ class PeriodicExponential(Surrogate):
     """
 
     grad_width: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 2.0, 0.05),
-                              absolute=True, doc="decay length of each lobe (absolute; halved above threshold)")
-    grad_scale: float = _grad_scale()
+                              convention="absolute", doc="decay length of each lobe (absolute; halved above threshold)")
+    grad_scale: float = field_for(GRAD_SCALE)
 
-    formula: ClassVar[str] = ("grad_scale · exp(−|z| / w), z = x below thr, "
-                              "z = thr·(2·frac(v/thr − ½) − 1) at and above")
-    peak_formula: ClassVar[str] = "grad_scale (at every n·thr)"
-    area_formula: ClassVar[str] = "∞ (periodic)"
-    reference: ClassVar[str] = "Weidel & Sheik, arXiv:2111.01456 (2021); sinabs 3.1.3 `PeriodicExponential`"
+    formulas: ClassVar[Formulas] = Formulas(
+        "grad_scale · exp(−|z| / w), z = x below thr, z = thr·(2·frac(v/thr − ½) − 1) at and above",
+        peak="grad_scale (at every n·thr)", area="∞ (periodic)",
+        source="Weidel & Sheik, arXiv:2111.01456 (2021); sinabs 3.1.3 `PeriodicExponential`")
 
     #: How fast the distance to the nearest multiple of thr grows above threshold.
     supra_slope: ClassVar[float] = 2.0
@@ -459,7 +508,7 @@ class PeriodicExponential(Surrogate):
         above = self._periodic_distance(v_mem, spike_threshold) * (v_mem >= spike_threshold)
         return self.grad_scale * torch.exp(-torch.abs(above + below) / self.grad_width)
 
-    def primitive(self, v_mem, spike_threshold=1.0):
+    def _primitive(self, v_mem, spike_threshold):
         w, k, thr = self.grad_width, self.supra_slope, spike_threshold
         half = k * thr / 2  # the distance z runs over [-half, half) within a period
         per_period = (2 * w / k) * (1 - math.exp(-half / w)) if not torch.is_tensor(thr) \
@@ -481,12 +530,10 @@ class PeriodicExponential(Surrogate):
         below = w * torch.exp(torch.clamp(v - thr, max=0) / w)
         return self.grad_scale * torch.where(v < thr, below, above)
 
-    def peak(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _peak(self, spike_threshold):
         return self.grad_scale
 
-    def area(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _area(self, spike_threshold):
         return math.inf
 
 
@@ -500,8 +547,9 @@ class PeriodicExponentialSymmetric(PeriodicExponential):
     height ``grad_scale``). Troughs ``grad_scale * exp(-thr / (2 grad_width))``.
     """
 
-    formula: ClassVar[str] = "grad_scale · exp(−|v − n·thr| / w), n the nearest multiple (n ≥ 1) above thr"
-    reference: ClassVar[str] = "Weidel & Sheik 2021, symmetric variant"
+    formulas: ClassVar[Formulas] = PeriodicExponential.formulas._replace(
+        grad="grad_scale · exp(−|v − n·thr| / w), n the nearest multiple (n ≥ 1) above thr",
+        source="Weidel & Sheik 2021, symmetric variant")
     supra_slope: ClassVar[float] = 1.0
 
     def _periodic_distance(self, v_mem, spike_threshold):
@@ -524,13 +572,13 @@ class FastSigmoid(Surrogate):
     peak grows with the slope, is ``grad_scale = slope``. ``slope`` is absolute (1/voltage).
     """
 
-    slope: float = _slope()
-    grad_scale: float = _grad_scale()
+    slope: float = field_for(SLOPE)
+    grad_scale: float = field_for(GRAD_SCALE)
 
-    formula: ClassVar[str] = "grad_scale / (slope·|x| + 1)²"
-    peak_formula: ClassVar[str] = "grad_scale"
-    area_formula: ClassVar[str] = "2 · grad_scale / slope"
-    reference: ClassVar[str] = "Zenke & Ganguli, Neural Comput. 30:1514 (2018)"
+    formulas: ClassVar[Formulas] = Formulas(
+        "grad_scale / (slope·|x| + 1)²",
+        peak="grad_scale", area="2 · grad_scale / slope",
+        source="Zenke & Ganguli, Neural Comput. 30:1514 (2018)")
 
     def length_scale(self, spike_threshold):
         return 1.0 / self.slope
@@ -538,18 +586,16 @@ class FastSigmoid(Surrogate):
     def grad(self, v_mem, spike_threshold):
         return self.grad_scale / (self.slope * torch.abs(v_mem - spike_threshold) + 1) ** 2
 
-    def primitive(self, v_mem, spike_threshold=1.0):
+    def _primitive(self, v_mem, spike_threshold):
         x = v_mem - spike_threshold
         k = self.slope
         tail = 1 / (k * (k * torch.abs(x) + 1))
         return self.grad_scale * torch.where(x < 0, tail, 2 / k - tail)
 
-    def peak(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _peak(self, spike_threshold):
         return self.grad_scale
 
-    def area(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _area(self, spike_threshold):
         return 2 * self.grad_scale / self.slope
 
 
@@ -563,13 +609,13 @@ class ArcTan(Surrogate):
     """
 
     alpha: float = param(2.0, low=0.0, low_open=True, slider=(0.1, 10.0, 0.1),
-                         absolute=True, doc="steepness (1/voltage; absolute)")
-    grad_scale: float = _grad_scale()
+                         convention="absolute", doc="steepness (1/voltage; absolute)")
+    grad_scale: float = field_for(GRAD_SCALE)
 
-    formula: ClassVar[str] = "grad_scale · (alpha/2) / (1 + (π·alpha·x/2)²)"
-    peak_formula: ClassVar[str] = "grad_scale · alpha / 2"
-    area_formula: ClassVar[str] = "grad_scale"
-    reference: ClassVar[str] = "Fang et al., ICCV 2021"
+    formulas: ClassVar[Formulas] = Formulas(
+        "grad_scale · (alpha/2) / (1 + (π·alpha·x/2)²)",
+        peak="grad_scale · alpha / 2", area="grad_scale",
+        source="Fang et al., ICCV 2021")
 
     def length_scale(self, spike_threshold):
         return 100.0 / self.alpha  # heavy tails: integrate far out
@@ -578,16 +624,14 @@ class ArcTan(Surrogate):
         x = v_mem - spike_threshold
         return self.grad_scale * (self.alpha / 2) / (1 + (math.pi * self.alpha * x / 2) ** 2)
 
-    def primitive(self, v_mem, spike_threshold=1.0):
+    def _primitive(self, v_mem, spike_threshold):
         x = v_mem - spike_threshold
         return self.grad_scale * (torch.atan(math.pi * self.alpha * x / 2) / math.pi + 0.5)
 
-    def peak(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _peak(self, spike_threshold):
         return self.grad_scale * self.alpha / 2
 
-    def area(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _area(self, spike_threshold):
         return self.grad_scale
 
 
@@ -602,13 +646,13 @@ class SigmoidDerivative(Surrogate):
     slope 10, Zenke & Vogels' beta; slope 4 gives peak 1), area ``grad_scale``. ``slope`` is absolute.
     """
 
-    slope: float = _slope()
-    grad_scale: float = _grad_scale()
+    slope: float = field_for(SLOPE)
+    grad_scale: float = field_for(GRAD_SCALE)
 
-    formula: ClassVar[str] = "grad_scale · slope · σ(slope·x) · σ(−slope·x)"
-    peak_formula: ClassVar[str] = "grad_scale · slope / 4"
-    area_formula: ClassVar[str] = "grad_scale"
-    reference: ClassVar[str] = "Zenke & Vogels, Neural Comput. 33:899 (2021), sigmoid′"
+    formulas: ClassVar[Formulas] = Formulas(
+        "grad_scale · slope · σ(slope·x) · σ(−slope·x)",
+        peak="grad_scale · slope / 4", area="grad_scale",
+        source="Zenke & Vogels, Neural Comput. 33:899 (2021), sigmoid′")
 
     def length_scale(self, spike_threshold):
         return 1.0 / self.slope
@@ -617,15 +661,13 @@ class SigmoidDerivative(Surrogate):
         decay = torch.exp(-torch.abs(self.slope * (v_mem - spike_threshold)))
         return self.grad_scale * self.slope * decay / (1 + decay) ** 2
 
-    def primitive(self, v_mem, spike_threshold=1.0):
+    def _primitive(self, v_mem, spike_threshold):
         return self.grad_scale * torch.sigmoid(self.slope * (v_mem - spike_threshold))
 
-    def peak(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _peak(self, spike_threshold):
         return self.grad_scale * self.slope / 4
 
-    def area(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _area(self, spike_threshold):
         return self.grad_scale
 
 
@@ -649,13 +691,13 @@ class Triangle(Surrogate):
     """
 
     grad_width: float = param(1.0, low=0.0, low_open=True, slider=(0.05, 3.0, 0.05),
-                              absolute=True, doc="half-width of the triangle (absolute)")
-    grad_scale: float = _grad_scale()
+                              convention="absolute", doc="half-width of the triangle (absolute)")
+    grad_scale: float = field_for(GRAD_SCALE)
 
-    formula: ClassVar[str] = "grad_scale · max(0, 1 − |x| / w)"
-    peak_formula: ClassVar[str] = "grad_scale"
-    area_formula: ClassVar[str] = "grad_scale · w"
-    reference: ClassVar[str] = "Esser et al., PNAS 113:11441 (2016)"
+    formulas: ClassVar[Formulas] = Formulas(
+        "grad_scale · max(0, 1 − |x| / w)",
+        peak="grad_scale", area="grad_scale · w",
+        source="Esser et al., PNAS 113:11441 (2016)")
 
     def length_scale(self, spike_threshold):
         return self.grad_width
@@ -663,15 +705,13 @@ class Triangle(Surrogate):
     def grad(self, v_mem, spike_threshold):
         return triangle(v_mem - spike_threshold, self.grad_width, self.grad_scale)
 
-    def primitive(self, v_mem, spike_threshold=1.0):
+    def _primitive(self, v_mem, spike_threshold):
         return triangle_primitive(v_mem - spike_threshold, self.grad_width, self.grad_scale)
 
-    def peak(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _peak(self, spike_threshold):
         return self.grad_scale
 
-    def area(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _area(self, spike_threshold):
         return self.grad_scale * self.grad_width
 
 
@@ -689,22 +729,21 @@ class DampenedTriangle(Surrogate):
     dampening: float = param(0.3, low=0.0, slider=(0.0, 2.0, 0.05),
                              doc="height of the triangle in units of 1/thr (Bellec et al.: 0.3)")
 
-    formula: ClassVar[str] = "dampening/thr · max(0, 1 − |x| / thr)"
-    peak_formula: ClassVar[str] = "dampening / thr"
-    area_formula: ClassVar[str] = "dampening"
-    reference: ClassVar[str] = "Bellec et al., NeurIPS 2018 (LSNN)"
+    formulas: ClassVar[Formulas] = Formulas(
+        "dampening/thr · max(0, 1 − |x| / thr)",
+        peak="dampening / thr", area="dampening",
+        source="Bellec et al., NeurIPS 2018 (LSNN)")
 
     def grad(self, v_mem, spike_threshold):
         return triangle(v_mem - spike_threshold, spike_threshold, self.dampening / spike_threshold)
 
-    def primitive(self, v_mem, spike_threshold=1.0):
+    def _primitive(self, v_mem, spike_threshold):
         return triangle_primitive(v_mem - spike_threshold, spike_threshold, self.dampening / spike_threshold)
 
-    def peak(self, spike_threshold=1.0):
-        return self.dampening / _as_float(spike_threshold)
+    def _peak(self, spike_threshold):
+        return self.dampening / spike_threshold
 
-    def area(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _area(self, spike_threshold):
         return self.dampening
 
 
@@ -718,13 +757,13 @@ class Box(Surrogate):
     """
 
     grad_width: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 3.0, 0.05),
-                              absolute=True, doc="half-width of the box (absolute)")
-    grad_scale: float = _grad_scale()
+                              convention="absolute", doc="half-width of the box (absolute)")
+    grad_scale: float = field_for(GRAD_SCALE)
 
-    formula: ClassVar[str] = "grad_scale/(2w) · 1[|x| < w]"
-    peak_formula: ClassVar[str] = "grad_scale / (2w)"
-    area_formula: ClassVar[str] = "grad_scale"
-    reference: ClassVar[str] = "rectangular pseudo-derivative (e.g. Wu et al., Front. Neurosci. 2018)"
+    formulas: ClassVar[Formulas] = Formulas(
+        "grad_scale/(2w) · 1[|x| < w]",
+        peak="grad_scale / (2w)", area="grad_scale",
+        source="rectangular pseudo-derivative (e.g. Wu et al., Front. Neurosci. 2018)")
 
     def length_scale(self, spike_threshold):
         return self.grad_width
@@ -733,16 +772,14 @@ class Box(Surrogate):
         inside = torch.abs(v_mem - spike_threshold) < self.grad_width
         return inside.to(_float_dtype(v_mem)) * (self.grad_scale / (2 * self.grad_width))
 
-    def primitive(self, v_mem, spike_threshold=1.0):
+    def _primitive(self, v_mem, spike_threshold):
         x = v_mem - spike_threshold
         return self.grad_scale * torch.clamp((x + self.grad_width) / (2 * self.grad_width), 0, 1)
 
-    def peak(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _peak(self, spike_threshold):
         return self.grad_scale / (2 * self.grad_width)
 
-    def area(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _area(self, spike_threshold):
         return self.grad_scale
 
 
@@ -755,25 +792,23 @@ class StraightThrough(Surrogate):
     Area infinite.
     """
 
-    grad_scale: float = _grad_scale()
+    grad_scale: float = field_for(GRAD_SCALE)
 
-    formula: ClassVar[str] = "grad_scale"
-    peak_formula: ClassVar[str] = "grad_scale"
-    area_formula: ClassVar[str] = "∞"
-    reference: ClassVar[str] = "Bengio, Léonard & Courville, arXiv:1308.3432 (2013)"
+    formulas: ClassVar[Formulas] = Formulas(
+        "grad_scale",
+        peak="grad_scale", area="∞",
+        source="Bengio, Léonard & Courville, arXiv:1308.3432 (2013)")
 
     def grad(self, v_mem, spike_threshold):
         return torch.full_like(v_mem, self.grad_scale, dtype=_float_dtype(v_mem))
 
-    def primitive(self, v_mem, spike_threshold=1.0):
+    def _primitive(self, v_mem, spike_threshold):
         return self.grad_scale * (v_mem - spike_threshold) + 0.5
 
-    def peak(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _peak(self, spike_threshold):
         return self.grad_scale
 
-    def area(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _area(self, spike_threshold):
         return math.inf
 
 
@@ -788,23 +823,21 @@ class TrueGradient(Surrogate):
     step itself; peak and area of what is computed are 0.
     """
 
-    formula: ClassVar[str] = "0"
-    peak_formula: ClassVar[str] = "0"
-    area_formula: ClassVar[str] = "0 (the delta at thr is never sampled)"
-    reference: ClassVar[str] = "Neftci, Mostafa & Zenke, IEEE SPM 36:51 (2019)"
+    formulas: ClassVar[Formulas] = Formulas(
+        "0",
+        peak="0", area="0 (the delta at thr is never sampled)",
+        source="Neftci, Mostafa & Zenke, IEEE SPM 36:51 (2019)")
 
     def grad(self, v_mem, spike_threshold):
         return torch.zeros_like(v_mem, dtype=_float_dtype(v_mem))
 
-    def primitive(self, v_mem, spike_threshold=1.0):
+    def _primitive(self, v_mem, spike_threshold):
         return (v_mem >= spike_threshold).to(_float_dtype(v_mem))
 
-    def peak(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _peak(self, spike_threshold):
         return 0.0
 
-    def area(self, spike_threshold=1.0):
-        _as_float(spike_threshold)
+    def _area(self, spike_threshold):
         return 0.0
 
 
@@ -820,8 +853,9 @@ def markdown_table(names: Optional[list] = None) -> str:
         if names is not None and name not in names:
             continue
         params = ", ".join(
-            f"`{p}`={d.default:g} ({d.convention()})"
+            f"`{p}`={format_number(d.default, 6)} ({d.convention_text()})"
             for p, d in cls.params().items()) or "none"
-        cells = [f"`{name}`", cls.formula, cls.peak_formula, cls.area_formula, params, cls.reference]
+        f = cls.formulas
+        cells = [f"`{name}`", f.grad, f.peak, f.area, params, f.source]
         rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(rows)

@@ -32,16 +32,22 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .params import Param, format_number, validate_value
 from .surrogates import (ArcTan, FastSigmoid, Gaussian, SigmoidDerivative, SingleExponential, Surrogate,
                          Triangle, create)
 from .train import TrainConfig, train
+from .views import SWEEP_METRICS
 
-__all__ = ["RESETS", "QUICK", "FULL", "ZENKE_VOGELS_SHAPES", "COURSE_TASK", "SweepSetting",
+__all__ = ["RESET_GRADIENTS", "SCALE", "QUICK", "FULL", "ZENKE_VOGELS_SHAPES", "COURSE_TASK", "SweepSetting",
            "SweepResult", "RunSummary", "shape_name", "surrogate_at_scale", "sweep_configs",
            "run_to_end", "sweep"]
 
-#: The two reset modes compared in every sweep: name -> ``detach_reset``.
-RESETS: Dict[str, bool] = {"detached": True, "differentiable": False}
+#: The two ways the reset's gradient is treated in a sweep: name -> ``detach_reset``.
+#: (Not :data:`sgexplore.snn.RESETS`, which says what the reset does to the membrane.)
+RESET_GRADIENTS: Dict[str, bool] = {"detached": True, "differentiable": False}
+#: A sweep's scale: the peak every shape is rescaled to.
+SCALE = Param(1.0, low=0.0, low_open=True, slider=(0.01, 100.0, 0.1), log=True,
+              doc="the surrogate's peak, which its grad_scale is set to reach")
 
 
 Shape = Union[str, Surrogate]
@@ -70,7 +76,7 @@ ZENKE_VOGELS_SHAPES = (FastSigmoid(slope=10.0), SigmoidDerivative(slope=20.0), T
 COURSE_TASK = dict(task="randman", classes=4, units=20, time_steps=50, samples_per_class=200,
                    hidden=(64,), beta=0.9, lr=0.01, batch_size=64, seed=0)
 
-#: Small enough for the notebook tests: 30 runs of 60 steps (about 10 s on two idle cores).
+#: Small enough for the notebook tests: 30 runs of 60 steps.
 QUICK = SweepSetting(
     shapes=ZENKE_VOGELS_SHAPES,
     scales=(0.01, 0.1, 1.0, 10.0, 100.0),
@@ -99,8 +105,7 @@ def surrogate_at_scale(shape: Shape, scale: float) -> Surrogate:
     kept; its own ``grad_scale`` is replaced). Raises ValueError for a scale that is not a
     positive number or a shape without a ``grad_scale``.
     """
-    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not (0 < scale < math.inf):
-        raise ValueError(f"scale must be a number in (0, inf); got {scale!r}")
+    scale = validate_value("", "scale", SCALE, scale)
     if not isinstance(shape, (str, Surrogate)):
         raise ValueError(f"shape must be a registered surrogate name or a Surrogate; got {shape!r}")
     unit = create(shape) if isinstance(shape, str) else shape
@@ -116,10 +121,10 @@ def surrogate_at_scale(shape: Shape, scale: float) -> Surrogate:
 
 
 def sweep_configs(shapes: Sequence[Shape], scales: Sequence[float], base_config: TrainConfig,
-                  resets: Sequence[str] = tuple(RESETS)) -> List[Tuple[Tuple[int, int, int], TrainConfig]]:
+                  resets: Sequence[str] = tuple(RESET_GRADIENTS)) -> List[Tuple[Tuple[int, int, int], TrainConfig]]:
     """One config per grid cell, keyed by its ``(reset, shape, scale)`` index."""
     return [((r, i, j), dataclasses.replace(base_config, surrogate=surrogate_at_scale(shape, scale),
-                                            detach_reset=RESETS[reset]))
+                                            detach_reset=RESET_GRADIENTS[reset]))
             for r, reset in enumerate(resets)
             for i, shape in enumerate(shapes)
             for j, scale in enumerate(scales)]
@@ -167,13 +172,14 @@ def _check_grid(shapes: Sequence[Shape], scales: Sequence[float], resets: Sequen
         raise ValueError(f"shapes must be a non-empty list of surrogate names; got {shapes!r}")
     if isinstance(scales, numbers.Real) or len(scales) == 0:
         raise ValueError(f"scales must be a non-empty list of numbers in (0, inf); got {scales!r}")
-    unknown = [r for r in resets if r not in RESETS]
+    unknown = [r for r in resets if r not in RESET_GRADIENTS]
     if unknown or len(resets) == 0:
-        raise ValueError(f"resets must be a non-empty subset of {list(RESETS)}; got {list(resets)!r}")
+        raise ValueError(f"resets must be a non-empty subset of {list(RESET_GRADIENTS)}; "
+                         f"got {list(resets)!r}")
 
 
 def sweep(shapes: Sequence[Shape], scales: Sequence[float], base_config: Optional[TrainConfig] = None, *,
-          resets: Sequence[str] = tuple(RESETS), executor: Optional[concurrent.futures.Executor] = None,
+          resets: Sequence[str] = tuple(RESET_GRADIENTS), executor: Optional[concurrent.futures.Executor] = None,
           max_workers: Optional[int] = None, progress: bool = True) -> "SweepResult":
     """Train every (reset, shape, scale) combination and collect final loss and accuracy.
 
@@ -238,7 +244,8 @@ class SweepResult:
     config: Optional[TrainConfig] = None
 
     def metric(self, name: str) -> np.ndarray:
-        if name not in ("loss", "accuracy"):
+        """The ``[reset, shape, scale]`` array of ``"loss"`` or ``"accuracy"``."""
+        if name not in SWEEP_METRICS:
             raise ValueError(f"metric must be 'loss' or 'accuracy'; got {name!r}")
         return getattr(self, name)
 
@@ -262,7 +269,7 @@ class SweepResult:
         """The grid as rounded text, one block per reset mode ("div" marks a diverged run)."""
         values = self.metric(metric)
         name_width = max(len(s) for s in self.shapes)
-        header = " " * name_width + "".join(f"{s:>9g}" for s in self.scales)
+        header = " " * name_width + "".join(f"{format_number(s):>9}" for s in self.scales)
         lines = []
         for r, reset in enumerate(self.resets):
             lines += [f"{metric}, {reset} reset (columns: surrogate peak)", header]
@@ -273,42 +280,16 @@ class SweepResult:
         return "\n".join(lines)
 
     def heatmap(self, metric: str = "both"):
-        """A plotly figure: one heatmap per (metric, reset mode); shapes × log-spaced scales."""
-        import plotly.graph_objects as go
-        from plotly.subplots import make_subplots
+        """A plotly figure: one heatmap per (metric, reset mode); shapes × log-spaced scales.
 
-        metrics = ("loss", "accuracy") if metric == "both" else (metric,)
-        for name in metrics:
-            self.metric(name)
-        titles = [f"final {name}, {reset} reset" for name in metrics for reset in self.resets]
-        figure = make_subplots(rows=len(metrics), cols=len(self.resets), subplot_titles=titles,
-                               horizontal_spacing=0.12, vertical_spacing=0.18)
-        columns = [f"{s:g}" for s in self.scales]
-        for row, name in enumerate(metrics, 1):
-            values = self.metric(name)
-            colour = dict(colorscale="Viridis", reversescale=name == "loss")
-            if name == "accuracy":
-                colour.update(zmin=0.0, zmax=1.0)
-            else:
-                finite = values[np.isfinite(values)]
-                colour.update(zmin=float(finite.min()) if finite.size else 0.0,
-                              zmax=float(finite.max()) if finite.size else 1.0)
-            for r in range(len(self.resets)):
-                col, z = r + 1, values[r]
-                text = np.where(self.diverged_at[r] >= 0, "div", np.char.mod("%.2f", np.nan_to_num(z)))
-                figure.add_trace(go.Heatmap(
-                    z=z, x=columns, y=list(self.shapes), text=text, texttemplate="%{text}",
-                    colorbar=dict(len=1 / len(metrics) * 0.8, y=1 - (row - 0.5) / len(metrics),
-                                  title=name),
-                    showscale=col == len(self.resets), **colour), row=row, col=col)
-                figure.update_xaxes(title_text="surrogate peak (scale)", type="category", row=row, col=col)
-        figure.update_layout(height=330 * len(metrics), width=900,
-                             title="Surrogate shape × scale (Zenke & Vogels 2021, qualitatively)")
-        return figure
+        Drawn by :func:`sgexplore.widgets.figures.sweep_heatmaps`, imported only when called
+        (as pandas' ``.plot`` imports matplotlib), so this module needs no plotly.
+        """
+        from .widgets.figures import sweep_heatmaps
+        return sweep_heatmaps(self, metric)
 
     def to_html(self, path) -> Any:
         """Write a self-contained HTML report (see :func:`sgexplore.widgets.export.sweep_html`)."""
-        # Imported here: the export lives in the widget layer, above this module.
         from .widgets.export import sweep_html
         return sweep_html(self, path)
 

@@ -29,9 +29,30 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Dataset", "randman", "two_patterns", "load", "test_count", "TASKS", "TEST_FRACTION"]
+from .params import Param, validate_value
+
+__all__ = ["Dataset", "randman", "two_patterns", "load", "test_count", "TASKS", "TEST_FRACTION",
+           "TASK", "TASK_PARAMS"]
 
 TASKS = ("randman", "two_patterns")
+TASK = Param("randman", choices=TASKS, doc="the synthetic task: " + " or ".join(TASKS))
+#: The settings of a task, declared once (TrainConfig's fields use these declarations).
+TASK_PARAMS = {
+    "classes": Param(10, low=2, high=20, integer=True, slider=(2, 10, 1),
+                     doc="number of classes (two_patterns needs 2)"),
+    "units": Param(20, low=1, high=1000, integer=True, slider=(5, 100, 5),
+                   doc="input units; each fires once per sample"),
+    "time_steps": Param(50, low=2, high=1000, integer=True, slider=(10, 200, 10),
+                        doc="time steps per sample"),
+    "manifold_dim": Param(1, low=1, high=10, integer=True, slider=(1, 4, 1),
+                          doc="intrinsic dimension of each class's manifold (randman)"),
+    "alpha": Param(2.0, low=0.0, low_open=True, high=10.0, slider=(0.5, 4.0, 0.25),
+                   doc="smoothness: how fast the manifold's spectrum decays (randman)"),
+    "samples_per_class": Param(200, low=2, high=10000, integer=True, slider=(20, 1000, 20),
+                               doc="samples per class, 80 % train and 20 % test"),
+    "seed": Param(0, low=0, high=10**9, integer=True, slider=(0, 100, 1),
+                  doc="seeds the data set, the initial weights and the batches"),
+}
 TEST_FRACTION = 0.2
 _PRECISION = 1e-3      # drop Fourier terms whose weight k**-alpha is below this
 _MAX_FREQUENCIES = 1000
@@ -101,24 +122,17 @@ def _split(x: torch.Tensor, labels: torch.Tensor, classes: int, samples_per_clas
                    labels[is_test], classes)
 
 
-def _check(name: str, value, low, integer: bool = True) -> None:
-    ok = (isinstance(value, int) if integer else isinstance(value, (int, float))) \
-        and not isinstance(value, bool) and value >= low and math.isfinite(value)
-    if not ok:
-        kind = "whole" if integer else "finite"
-        raise ValueError(f"{name} must be a {kind} number in [{low}, inf); got {value!r}")
+def _check(owner: str, **values) -> None:
+    for name, value in values.items():
+        validate_value(owner, name, TASK_PARAMS[name], value)
 
 
 def randman(classes: int = 10, units: int = 20, time_steps: int = 50, manifold_dim: int = 1,
             alpha: float = 2.0, samples_per_class: int = 200, seed: int = 0,
             test_fraction: float = TEST_FRACTION, active_fraction: float = 0.8) -> Dataset:
     """The Randman task: ``classes`` random smooth manifolds in spike-time space (module docstring)."""
-    for name, value, low in [("classes", classes, 2), ("units", units, 1),
-                             ("time_steps", time_steps, 1), ("manifold_dim", manifold_dim, 1),
-                             ("samples_per_class", samples_per_class, 2), ("seed", seed, 0)]:
-        _check(name, value, low)
-    if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha > 0):
-        raise ValueError(f"alpha must be a finite number in (0, inf); got {alpha!r}")
+    _check("randman", classes=classes, units=units, time_steps=time_steps, manifold_dim=manifold_dim,
+           alpha=alpha, samples_per_class=samples_per_class, seed=seed)
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction!r}")
     if not 0 < active_fraction <= 1:
@@ -138,9 +152,7 @@ def randman(classes: int = 10, units: int = 20, time_steps: int = 50, manifold_d
 def two_patterns(units: int = 20, time_steps: int = 50, samples_per_class: int = 200,
                  seed: int = 0, test_fraction: float = TEST_FRACTION, active_fraction: float = 0.8) -> Dataset:
     """Two classes, each a fixed random spike pattern (one spike per unit) jittered by at most one step."""
-    for name, value, low in [("units", units, 1), ("time_steps", time_steps, 1),
-                             ("samples_per_class", samples_per_class, 2), ("seed", seed, 0)]:
-        _check(name, value, low)
+    _check("two_patterns", units=units, time_steps=time_steps, samples_per_class=samples_per_class, seed=seed)
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction!r}")
     generator = torch.Generator().manual_seed(seed)
@@ -166,4 +178,5 @@ def load(task: str, classes: int, units: int, time_steps: int, manifold_dim: int
         if classes != 2:
             raise ValueError(f"classes must be 2 for task='two_patterns'; got {classes!r}")
         return two_patterns(units, time_steps, samples_per_class, seed)
-    raise ValueError(f"task must be one of {TASKS}; got {task!r}")
+    validate_value("", "task", TASK, task)
+    raise AssertionError("unreachable: every task in TASKS is handled above")

@@ -29,25 +29,25 @@ import torch
 import torch.nn.functional as F
 
 from . import surrogates, tasks
-from .params import Param, param, params_of, validate_value
-from .snn import RESETS, SNN
-from .spike import MODES
-from .surrogates import Surrogate
+from .params import field_for, param, params_of, validate_value
+from .snn import BETA, DETACH_RESET, LAYER_SIZE, RECURRENT, RESET, SNN, WEIGHT_SCALE
+from .spike import MODE
+from .surrogates import SPIKE_THRESHOLD, Surrogate, describe
 
-__all__ = ["TrainConfig", "StepRecord", "train", "evaluate", "main", "HIDDEN_SIZE", "STATUSES"]
+__all__ = ["TrainConfig", "StepRecord", "train", "evaluate", "main", "HIDDEN_SIZE", "STATUSES",
+           "TRAIN_MODE"]
 
 STATUSES = ("ok", "diverged")
-#: The allowed values of the text fields. ("max" spikes would need a cap; not offered here.)
-_CHOICES = {"task": tasks.TASKS, "reset": RESETS, "mode": tuple(m for m in MODES if m != "max")}
-
+#: Training offers the spike modes without a cap ("max" would need max_spikes).
+TRAIN_MODE = dataclasses.replace(MODE, choices=tuple(m for m in MODE.choices if m != "max"),
+                                 doc="single: at most one spike per step; multi: one per threshold crossed")
 #: Declaration of one hidden layer's width (``TrainConfig.hidden`` is a tuple of these).
-HIDDEN_SIZE = Param(64, low=1, high=4096, slider=(8, 256, 8), integer=True,
-                    doc="number of LIF neurons in a hidden layer")
+HIDDEN_SIZE = LAYER_SIZE
 _MAX_HIDDEN_LAYERS = 4
 
 
 def _field(default, doc: str):
-    """A dataclass field for a non-numeric setting, with its one-line meaning."""
+    """A dataclass field for a setting that no :class:`Param` kind describes, with its meaning."""
     return field(default=default, metadata={"doc": doc})
 
 
@@ -55,45 +55,42 @@ def _default_surrogate() -> Surrogate:
     return surrogates.FastSigmoid()
 
 
+def _task(name: str):
+    return field_for(tasks.TASK_PARAMS[name])
+
+
 @dataclass
 class TrainConfig:
     """Everything that defines a training run; validated on construction.
 
-    Numeric fields are declared with :func:`sgexplore.params.param` (valid range, slider,
-    doc), so widgets build their sliders from the same declarations; ``params_of(TrainConfig)``
+    Every setting but ``hidden``, ``surrogate`` and ``device`` is declared with a
+    :class:`~sgexplore.params.Param` (valid values, slider, doc), shared with the layer that
+    uses it (the task's in :mod:`sgexplore.tasks`, the network's in :mod:`sgexplore.snn`), so
+    widgets, the CLI and the checks read the same declarations; ``params_of(TrainConfig)``
     lists them. ``hidden`` is a tuple of layer widths, each declared by :data:`HIDDEN_SIZE`.
     ``surrogate`` may be given as a registered name (``"Gaussian"``), which becomes the
     surrogate with default parameters. Bad values raise ValueError naming the field.
     """
 
     # -- the task --------------------------------------------------------------
-    task: str = _field("randman", "the synthetic task: " + " or ".join(tasks.TASKS))
-    classes: int = param(10, low=2, high=20, integer=True, slider=(2, 10, 1),
-                         doc="number of classes (two_patterns needs 2)")
-    units: int = param(20, low=1, high=1000, integer=True, slider=(5, 100, 5),
-                       doc="input units; each fires once per sample")
-    time_steps: int = param(50, low=2, high=1000, integer=True, slider=(10, 200, 10),
-                            doc="time steps per sample")
-    manifold_dim: int = param(1, low=1, high=10, integer=True, slider=(1, 4, 1),
-                              doc="intrinsic dimension of each class's manifold (randman)")
-    alpha: float = param(2.0, low=0.0, low_open=True, high=10.0, slider=(0.5, 4.0, 0.25),
-                         doc="smoothness: how fast the manifold's spectrum decays (randman)")
-    samples_per_class: int = param(200, low=2, high=10000, integer=True, slider=(20, 1000, 20),
-                                   doc="samples per class, 80 % train and 20 % test")
+    task: str = field_for(tasks.TASK)
+    classes: int = _task("classes")
+    units: int = _task("units")
+    time_steps: int = _task("time_steps")
+    manifold_dim: int = _task("manifold_dim")
+    alpha: float = _task("alpha")
+    samples_per_class: int = _task("samples_per_class")
     # -- the network -----------------------------------------------------------
-    hidden: Tuple[int, ...] = _field((64,), "hidden layer widths, 1 to 4 layers")
+    hidden: Tuple[int, ...] = _field((64,), "hidden layer widths, 1 to 4 layers, e.g. 64 or 64, 32")
     surrogate: Surrogate = field(default_factory=_default_surrogate,
                                  metadata={"doc": "surrogate of every spike's backward pass"})
-    spike_threshold: float = param(1.0, low=0.0, low_open=True, slider=(0.1, 5.0, 0.1),
-                                   doc="membrane potential at which a neuron fires")
-    beta: float = param(0.9, low=0.0, high=1.0, slider=(0.0, 1.0, 0.01),
-                        doc="membrane decay per step (1 = no leak)")
-    reset: str = _field("subtract", "after a spike: subtract the threshold, set to zero, or none")
-    detach_reset: bool = _field(False, "stop the gradient through the reset")
-    recurrent: bool = _field(False, "all-to-all recurrent weights in each hidden layer")
-    mode: str = _field("single", "single: at most one spike per step; multi: one per threshold crossed")
-    weight_scale: float = param(1.0, low=0.0, high=100.0, slider=(0.0, 5.0, 0.1),
-                                doc="initial weights: std = weight_scale / sqrt(fan_in)")
+    spike_threshold: float = field_for(SPIKE_THRESHOLD)
+    beta: float = field_for(BETA)
+    reset: str = field_for(RESET)
+    detach_reset: bool = field_for(DETACH_RESET)
+    recurrent: bool = field_for(RECURRENT)
+    mode: str = field_for(TRAIN_MODE)
+    weight_scale: float = field_for(WEIGHT_SCALE)
     # -- the optimizer ---------------------------------------------------------
     lr: float = param(0.01, low=0.0, low_open=True, high=10.0, slider=(1e-4, 1.0, 0.1), log=True,
                       doc="Adam learning rate")
@@ -101,8 +98,7 @@ class TrainConfig:
                        doc="optimizer steps")
     batch_size: int = param(64, low=1, high=10000, integer=True, slider=(8, 256, 8),
                             doc="training samples per step (drawn without replacement)")
-    seed: int = param(0, low=0, high=10**9, integer=True, slider=(0, 100, 1),
-                      doc="seeds the data set, the initial weights and the batches")
+    seed: int = _task("seed")
     test_every: int = param(25, low=1, high=100000, integer=True, slider=(1, 100, 1),
                             doc="evaluate test accuracy every this many steps (and at the last)")
     threads: int = param(1, low=1, high=256, integer=True, slider=(1, 16, 1),
@@ -112,11 +108,6 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name, declaration in params_of(self).items():
             setattr(self, name, validate_value("TrainConfig", name, declaration, getattr(self, name)))
-        for name, choices in _CHOICES.items():
-            _check_choice(name, getattr(self, name), choices)
-        for name in ("detach_reset", "recurrent"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"TrainConfig.{name} must be True or False; got {getattr(self, name)!r}")
         self.hidden = _check_hidden(self.hidden)
         self.surrogate = _check_surrogate(self.surrogate)
         if self.task == "two_patterns" and self.classes != 2:
@@ -126,11 +117,6 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.batch_size must be in [1, {n_train}] (the training set "
                              f"size for these task settings); got {self.batch_size}")
         self.device = _check_device(self.device)
-
-
-def _check_choice(name: str, value, choices) -> None:
-    if value not in choices:
-        raise ValueError(f"TrainConfig.{name} must be one of {tuple(choices)}; got {value!r}")
 
 
 def _check_hidden(hidden) -> Tuple[int, ...]:
@@ -222,8 +208,8 @@ class Adam:
     """Adam (Kingma & Ba 2015) with torch's default constants, in a few lines.
 
     Same update as ``torch.optim.Adam`` (a test holds them together); written here because
-    constructing any ``torch.optim`` optimizer first imports ``torch._dynamo``, which costs
-    about 1.5 s on the 2-core test machine: longer than a whole default run.
+    constructing any ``torch.optim`` optimizer first imports ``torch._dynamo``, which can take
+    longer than a whole default run (BENCHMARKS.md, Training notes).
     """
 
     def __init__(self, params, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
@@ -279,10 +265,10 @@ def train(config: TrainConfig) -> Iterator[StepRecord]:
     """
     if not isinstance(config, TrainConfig):
         raise ValueError(f"train() takes a TrainConfig; got {type(config).__name__}")
-    return _run(config)
+    return _stream(config)
 
 
-class _Run:
+class _RunState:
     """The state of one run: data, network, optimizer and the batch generator."""
 
     def __init__(self, config: TrainConfig):
@@ -324,10 +310,10 @@ class _Run:
                           elapsed_s=time.perf_counter() - start, status="ok")
 
 
-def _run(config: TrainConfig) -> Iterator[StepRecord]:
+def _stream(config: TrainConfig) -> Iterator[StepRecord]:
     start = time.perf_counter()
     with _Threads(config.threads):
-        run = _Run(config)
+        run = _RunState(config)
     for step in range(1, config.steps + 1):
         with _Threads(config.threads):
             record = run.step(step, start)
@@ -365,8 +351,9 @@ def _parser() -> argparse.ArgumentParser:
         flag = "--" + f.name.replace("_", "-")
         if f.name in declared:
             d = declared[f.name]
-            config.add_argument(flag, dest=f.name, type=int if d.integer else float, default=None,
-                                help=_help(f"{d.doc}; in {d.range_text()} (default {d.default:g})"))
+            kind = {"real": dict(type=float), "integer": dict(type=int), "choice": dict(choices=d.choices),
+                    "boolean": dict(action=argparse.BooleanOptionalAction)}[d.kind]
+            config.add_argument(flag, dest=f.name, default=None, help=_help(d.help_text()), **kind)
         elif f.name == "hidden":
             config.add_argument(flag, dest="hidden", type=int, nargs="+", default=None,
                                 help=f"{f.metadata['doc']} (default {' '.join(map(str, f.default))})")
@@ -374,11 +361,8 @@ def _parser() -> argparse.ArgumentParser:
             config.add_argument(flag, dest="surrogate", default=None,
                                 choices=sorted(surrogates.registry()),
                                 help=f"{f.metadata['doc']} (default {type(_default_surrogate()).__name__})")
-        elif f.type in ("bool", bool):
-            config.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
-                                default=None, help=f"{f.metadata['doc']} (default {f.default})")
         else:
-            config.add_argument(flag, dest=f.name, default=None, choices=_CHOICES.get(f.name),
+            config.add_argument(flag, dest=f.name, default=None,
                                 help=f"{f.metadata['doc']} (default {f.default})")
     group = parser.add_argument_group("surrogate parameters (apply to the chosen --surrogate)")
     for dest, (name, d) in _surrogate_flags().items():
@@ -406,9 +390,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def _summary(config: TrainConfig, records: List[StepRecord]) -> str:
     last = records[-1]
     tested = [r.test_accuracy for r in records if r.test_accuracy is not None]
-    values = ", ".join(f"{k}={v:g}" for k, v in config.surrogate.values().items())
     lines = [
-        f"surrogate      {type(config.surrogate).__name__}({values})",
+        f"surrogate      {describe(config.surrogate)}",
         f"status         {last.status} after {last.step} of {config.steps} steps "
         f"in {last.elapsed_s:.2f} s",
         f"loss           {records[0].loss:.4f} -> {last.loss:.4f}",

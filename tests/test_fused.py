@@ -4,7 +4,8 @@ Compilation is slow on a small CPU, so the tensors are small, ``backend="fused"`
 forced, and the compiled kernels are shared: one backward per surrogate and dtype
 (the backward does not depend on the mode), one forward per mode and dtype. CUDA tests
 run where a GPU exists (``pytest tests/test_fused.py -k cuda``) and skip elsewhere.
-The tests that compile are marked slow (about 70 s together on 2 cores with a cold compiler cache).
+The tests that compile are marked ``compile`` (about 70 s together on 2 cores with a cold compiler
+cache), which ``make unit`` leaves out.
 """
 
 import subprocess
@@ -58,7 +59,7 @@ def assert_grad_close(fused_grad, eager_grad, exact):
     assert worst <= 0, f"fused is {worst:.3g} further from exact than eager, beyond one ulp"
 
 
-@pytest.mark.slow  # compiles kernels: seconds each on 2 cores
+@pytest.mark.compile  # compiles kernels: seconds each on 2 cores
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", sorted(registry()))
 def test_fused_matches_eager_for_every_mode_and_dtype(name, device):
@@ -75,7 +76,7 @@ def test_fused_matches_eager_for_every_mode_and_dtype(name, device):
             assert_grad_close(fused_grad.cpu(), eager_grad.cpu(), exact)
 
 
-@pytest.mark.slow  # compiles kernels: seconds each on 2 cores
+@pytest.mark.compile  # compiles kernels: seconds each on 2 cores
 @pytest.mark.parametrize("device", DEVICES)
 def test_fused_threshold_gradient_matches_eager(device):
     """A per-neuron threshold tensor that requires grad: both gradients agree."""
@@ -92,7 +93,7 @@ def test_fused_threshold_gradient_matches_eager(device):
     assert eager_grads[1].shape == threshold.shape and eager_grads[1].abs().sum() > 0
 
 
-@pytest.mark.slow  # compiles kernels: seconds each on 2 cores
+@pytest.mark.compile  # compiles kernels: seconds each on 2 cores
 def test_new_parameter_values_and_thresholds_stay_correct_in_a_bounded_cache(monkeypatch):
     """Parameters and float thresholds are compiled in: each new value gets its own
     kernel (never a stale one), and the cache drops the least recently used."""
@@ -109,7 +110,7 @@ def test_new_parameter_values_and_thresholds_stay_correct_in_a_bounded_cache(mon
         assert len(fused._compiled) <= 3
 
 
-@pytest.mark.slow  # compiles kernels: seconds each on 2 cores
+@pytest.mark.compile  # compiles kernels: seconds each on 2 cores
 def test_fused_double_backward_matches_eager():
     """create_graph=True differentiates the eager ops, so second derivatives agree."""
     surrogate = Gaussian()
@@ -175,6 +176,7 @@ def test_forced_fused_raises_clearly_when_compilation_fails(compiler_fails):
         spike(torch.zeros(4), 1.0, Gaussian(), backend="fused")
 
 
+@pytest.mark.slow  # a fresh interpreter imports torch: seconds on 2 cores
 def test_importing_sgexplore_does_not_import_the_compiler():
     code = ("import sys, torch, sgexplore; "
             "sgexplore.spike(torch.zeros(1000), 1.0, sgexplore.surrogates.Gaussian()); "
@@ -183,7 +185,7 @@ def test_importing_sgexplore_does_not_import_the_compiler():
     assert result.stdout.strip() == "False"
 
 
-@pytest.mark.slow  # compiles kernels: seconds each on 2 cores
+@pytest.mark.compile  # compiles kernels: seconds each on 2 cores
 def test_cpu_kernels_serve_any_layout_and_compile_once_per_layout(monkeypatch):
     """CPU kernels are compiled for exact shapes and strides: a transposed input, a view
     that starts one element into its storage (misaligned), a grad_output expanded from
@@ -275,7 +277,7 @@ def test_identity_ops_are_dropped_and_results_stay_bit_identical():
     assert fused.drop_identity_ops(graph) == 0
 
 
-@pytest.mark.slow  # compiles kernels: seconds each on 2 cores
+@pytest.mark.compile  # compiles kernels: seconds each on 2 cores
 def test_a_mutable_user_surrogate_changed_between_calls_gets_a_fresh_kernel(monkeypatch):
     """Attributes are compiled in as constants, so changing one (directly, inside an
     object the surrogate holds, or a tensor in place) must change the key."""
@@ -316,7 +318,7 @@ def test_a_mutable_user_surrogate_changed_between_calls_gets_a_fresh_kernel(monk
         previous = eager_grad
 
 
-@pytest.mark.slow  # a fresh interpreter imports and runs the compiler
+@pytest.mark.compile  # a fresh interpreter imports and runs the compiler
 def test_fused_compiles_when_warnings_are_errors():
     """torch's own DeprecationWarnings while compiling must not fail the compilation of a
     user who runs with -W error (as pytest's filterwarnings = error does)."""
@@ -329,7 +331,7 @@ def test_fused_compiles_when_warnings_are_errors():
     assert abs(float(result.stdout) - expected) < 1e-4 * abs(expected)
 
 
-@pytest.mark.slow  # compiles kernels: seconds each on 2 cores
+@pytest.mark.compile  # compiles kernels: seconds each on 2 cores
 def test_the_cuda_route_matches_eager_when_exercised_on_the_cpu():
     """CUDA kernels come from torch.compile with dynamic shapes (_compile_dynamo); CI
     has no GPU, so that route's wrapper is run here on CPU tensors of two sizes."""

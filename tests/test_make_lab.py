@@ -3,22 +3,12 @@
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _status(url):
@@ -43,13 +33,13 @@ def _listening_addresses(port):
     return found
 
 
-@pytest.mark.slow
-def test_make_lab_binds_localhost_with_token(tmp_path):
-    port = _free_port()
+@pytest.mark.server
+def test_make_lab_binds_localhost_with_token(tmp_path, repo_root, free_port):
+    port = free_port
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
     log = open(tmp_path / "lab.log", "w+")
-    proc = subprocess.Popen(["make", "-s", "lab", f"LAB_PORT={port}"], cwd=ROOT, env=env,
+    proc = subprocess.Popen(["make", "-s", "lab", f"LAB_PORT={port}"], cwd=repo_root, env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         token = None

@@ -13,7 +13,9 @@ notebooks lean and thin:
 * notebooks define no functions or classes (the logic lives in the package); the one
   exception is a surrogate class decorated with ``@register``, which is the user API
   being taught;
-* each committed notebook has the cells of its source in ``tools/notebook_src/``.
+* each committed notebook has exactly the cells of its jupytext source next to it
+  (``notebooks/NN_name.py``, percent format), and ``tools/build_notebooks.py``
+  rebuilds it with the same cells and ids.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import copy
 from pathlib import Path
 from typing import List, Optional
 
+import jupytext
 import nbformat
 import pytest
 
@@ -172,13 +175,55 @@ def test_registered_surrogate_class_is_allowed_but_other_classes_are_not():
     assert _definitions("class Helper:\n    pass\n%matplotlib inline\n") == ["class Helper"]
 
 
-@pytest.mark.parametrize("name", EXPECTED)
-def test_committed_notebook_matches_its_source(name, monkeypatch):
-    # The notebooks are generated from tools/notebook_src/; an edit made only in the .ipynb
-    # (or only in the source) would be lost or untested.
+SOURCES = sorted(p.name for p in NOTEBOOK_DIR.glob("*.py"))
+
+
+def _cells(cells, ids: bool = False):
+    return [((c.id,) if ids else ()) + (c.cell_type, c.source, _tags(c)) for c in cells]
+
+
+def _read_source(name: str):
+    """A notebooks/*.py source as jupytext's percent reader gives it."""
+    return jupytext.read(NOTEBOOK_DIR / name, fmt="py:percent")
+
+
+def test_every_notebook_has_a_source_and_every_source_a_notebook():
+    assert [n.replace(".py", ".ipynb") for n in SOURCES] == EXPECTED
+    # pytest (tests/ and the nbval run on notebooks/) must never collect a source as a test.
+    assert not [n for n in SOURCES if n.startswith("test_") or n.endswith("_test.py")]
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_committed_notebook_matches_its_source(source):
+    # The notebooks are generated from notebooks/*.py (make notebooks); an edit made only in
+    # the .ipynb, or a source edited without rebuilding, would be lost or untested.
+    committed = _read(source.replace(".py", ".ipynb"))
+    assert _cells(committed.cells) == _cells(_read_source(source).cells)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_source_is_plain_percent_format(source):
+    # No jupytext header or cell metadata beyond tags: the source stays plain and diffable.
+    text = (NOTEBOOK_DIR / source).read_text()
+    assert text.startswith("# %%")
+    # ... and jupytext writes it back unchanged, so saving it from JupyterLab adds no noise.
+    assert jupytext.writes(_read_source(source), fmt="py:percent") == text
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_builder_reproduces_the_committed_cells(source, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(NOTEBOOK_DIR.parent / "tools"))
     import build_notebooks as builder
-    source = builder.SOURCES / name.replace(".ipynb", ".py")
-    expected = [(c.cell_type, c.source, _tags(c)) for c in builder.parse(source.read_text())]
-    committed = [(c.cell_type, c.source, _tags(c)) for c in _read(name).cells]
-    assert committed == expected
+    target = tmp_path / source.replace(".py", ".ipynb")
+    builder.build(NOTEBOOK_DIR / source, target)
+    built = nbformat.read(target, as_version=4)  # unexecuted
+    committed = _read(target.name)
+    assert _cells(built.cells, ids=True) == _cells(committed.cells, ids=True)
+    assert built.metadata["kernelspec"] == committed.metadata["kernelspec"]
+
+
+def test_source_check_catches_an_unbuilt_edit(tmp_path):
+    edited = tmp_path / SOURCES[0]
+    edited.write_text((NOTEBOOK_DIR / SOURCES[0]).read_text() + "#\n# Edited without rebuilding.\n")
+    read = jupytext.read(edited, fmt="py:percent")
+    assert _cells(read.cells) != _cells(_read(EXPECTED[0]).cells)

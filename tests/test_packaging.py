@@ -1,15 +1,21 @@
 """Set-up files agree with each other: pyproject.toml, environment.yml, Makefile, CI."""
 
+import os
 import re
+import subprocess
 import tomllib
+from importlib.metadata import version
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import pytest
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+
 CONDA_NAMES = {"pytorch": "torch"}  # conda-forge name -> PyPI name
 
 
-def _pyproject():
-    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+def _pyproject(root):
+    return tomllib.loads((root / "pyproject.toml").read_text())["project"]
 
 
 def _split(requirement):
@@ -17,9 +23,9 @@ def _split(requirement):
     return name.lower().replace("_", "-"), spec.replace(" ", "")
 
 
-def _environment_packages():
+def _environment_packages(root):
     names = {}
-    text = (ROOT / "environment.yml").read_text()
+    text = (root / "environment.yml").read_text()
     for line in text.split("dependencies:", 1)[1].splitlines():
         m = re.match(r"^  - ([A-Za-z0-9_.\-]+)\s*([<>=!~][^#]*)?$", line)
         if m and m.group(1) not in ("pip", "python"):
@@ -28,47 +34,121 @@ def _environment_packages():
     return names
 
 
-def test_environment_yml_lists_the_same_packages_as_pyproject():
-    project = _pyproject()
+def test_environment_yml_lists_the_same_packages_as_pyproject(repo_root):
+    project = _pyproject(repo_root)
     wanted = dict(_split(r) for r in project["dependencies"])
     for extra in ("notebook", "test", "browser"):
         wanted.update(_split(r) for r in project["optional-dependencies"][extra])
-    assert _environment_packages() == wanted
+    assert _environment_packages(repo_root) == wanted
 
 
-def test_environment_yml_installs_the_package_itself():
-    assert re.search(r"^\s+- -e \.\s*$", (ROOT / "environment.yml").read_text(), re.M)
+def test_environment_yml_installs_the_package_itself(repo_root):
+    assert re.search(r"^\s+- -e \.\s*$", (repo_root / "environment.yml").read_text(), re.M)
 
 
-def test_runtime_dependencies_are_named_explicitly():
-    names = {_split(r)[0] for r in _pyproject()["dependencies"]}
+def test_runtime_dependencies_are_named_explicitly(repo_root):
+    names = {_split(r)[0] for r in _pyproject(repo_root)["dependencies"]}
     assert {"torch", "numpy", "ipywidgets", "plotly", "anywidget", "ipykernel", "tqdm"} <= names
 
 
-def test_makefile_installs_torch_first_from_an_overridable_spec():
-    makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^TORCH_SPEC\s*\?=\s*torch==2\.13\.0$", makefile, re.M)
+def _default_torch_spec(root):
+    """The Makefile's TORCH_SPEC default, parsed as a requirement."""
+    found = re.search(r"^TORCH_SPEC\s*\?=\s*(\S.*?)\s*$", (root / "Makefile").read_text(), re.M)
+    assert found, "the Makefile sets no overridable TORCH_SPEC default (TORCH_SPEC ?= ...)"
+    return Requirement(found.group(1))
+
+
+def _pinned_version(requirement):
+    pins = [s.version for s in requirement.specifier if s.operator in ("==", "===")]
+    assert requirement.name == "torch" and len(pins) == 1, f"TORCH_SPEC must pin one torch version: {requirement}"
+    return pins[0]
+
+
+def test_makefile_installs_torch_first_from_an_overridable_spec(repo_root):
+    makefile = (repo_root / "Makefile").read_text()
+    _pinned_version(_default_torch_spec(repo_root))
     assert '"$(TORCH_SPEC)"' in makefile
 
 
-def test_ci_runs_the_readme_test_command():
-    assert "make test" in (ROOT / ".ci" / "run").read_text()
-    readme = (ROOT / "README.md").read_text()
+def test_torch_spec_is_admitted_by_pyproject_and_environment_yml(repo_root):
+    pinned = _pinned_version(_default_torch_spec(repo_root))
+    required = dict(_split(r) for r in _pyproject(repo_root)["dependencies"])["torch"]
+    assert SpecifierSet(required).contains(pinned, prereleases=True), (pinned, required)
+    conda = _environment_packages(repo_root)["torch"]
+    assert SpecifierSet(conda).contains(pinned, prereleases=True), (pinned, conda)
+
+
+def test_installed_torch_satisfies_the_torch_spec(repo_root):
+    # make passes a command-line TORCH_SPEC=... on to the tests' environment.
+    spec = Requirement(os.environ["TORCH_SPEC"]) if os.environ.get("TORCH_SPEC") else _default_torch_spec(repo_root)
+    assert spec.specifier.contains(version("torch"), prereleases=True), (version("torch"), str(spec))
+
+
+def _make(repo_root, *args):
+    done = subprocess.run(["make", "--no-print-directory", *args], cwd=repo_root, capture_output=True, text=True)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_a_new_torch_spec_reinstalls_torch_and_every_install_set_on_top(repo_root, tmp_path):
+    venv = tmp_path / "venv"
+    first, other = f"VENV={venv}", "torch==0.0.1"
+    code, plan = _make(repo_root, "-n", "install-test", first)
+    assert code == 0, plan
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").touch()
+    stamps = re.findall(r"^touch (\S+)$", plan, re.M)
+    assert any(".torch-" in s for s in stamps) and stamps[-1].endswith(".installed-test"), plan
+    after = (repo_root / "pyproject.toml").stat().st_mtime  # a prerequisite of every install set
+    for offset, stamp in enumerate(stamps, 1):  # as make leaves them: torch first, each one newer
+        Path(stamp).touch()
+        os.utime(stamp, (after + offset / 1000, after + offset / 1000))
+    code, _ = _make(repo_root, "-q", "install-test", first)
+    assert code == 0, "an installed .venv with the same TORCH_SPEC is not up to date"
+    code, plan = _make(repo_root, "-n", "install-test", first, f"TORCH_SPEC={other}")
+    assert f'pip install -q "{other}"' in plan and "pip install -q -e" in plan, plan
+    assert "--no-deps" in plan and plan.rstrip().endswith(f"touch {venv}/.installed-test"), plan
+
+
+def test_make_help_lists_every_target_with_its_summary(repo_root):
+    makefile = (repo_root / "Makefile").read_text()
+    phony = re.search(r"^\.PHONY:(.*)$", makefile, re.M).group(1).split()
+    documented = dict(re.findall(r"^## make ([^ :]+): (.+)$", makefile, re.M))
+    code, listing = _make(repo_root, "-s", "help")
+    assert code == 0, listing
+    for target in phony:
+        assert target in documented, f"{target} has no '## make {target}: ...' line"
+        assert re.search(rf"^make {re.escape(target)} +{re.escape(documented[target])}$", listing, re.M), target
+
+
+def test_make_unit_leaves_out_every_marked_tier(repo_root):
+    markers = tomllib.loads((repo_root / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["markers"]
+    names = {m.split(":")[0].strip() for m in markers}
+    assert {"slow", "compile", "server", "browser"} <= names
+    unit = re.search(r"^unit:.*\n\t(.*)$", (repo_root / "Makefile").read_text(), re.M).group(1)
+    expression = re.search(r'-m "([^"]+)"', unit).group(1)  # and, or, not, names: Python too
+    assert eval(expression, {}, dict.fromkeys(names, False)) is True  # an unmarked test runs
+    for name in names:
+        assert eval(expression, {}, {n: n == name for n in names}) is False, name
+
+
+def test_ci_runs_the_readme_test_command(repo_root):
+    assert "make test" in (repo_root / ".ci" / "run").read_text()
+    readme = (repo_root / "README.md").read_text()
     assert "make test" in readme and "make lab" in readme
 
 
-def test_lab_binds_to_localhost_and_never_disables_the_token():
-    makefile = (ROOT / "Makefile").read_text()
+def test_lab_binds_to_localhost_and_never_disables_the_token(repo_root):
+    makefile = (repo_root / "Makefile").read_text()
     lab_lines = [l for l in makefile.splitlines() if "jupyter lab" in l or "voila" in l]
     assert lab_lines and all("127.0.0.1" in l for l in lab_lines if "jupyter lab" in l)
     assert not re.search(r"token=(''|\"\"|\s)|NotebookApp\.token=\s|disable_check_xsrf|password=''", makefile)
 
 
-def test_readme_python_examples_run(tmp_path):
-    import subprocess
+@pytest.mark.slow  # a fresh interpreter per example, one of them trains: seconds on 2 cores
+def test_readme_python_examples_run(tmp_path, repo_root):
     import sys
 
-    readme = (ROOT / "README.md").read_text()
+    readme = (repo_root / "README.md").read_text()
     blocks = [part.split("```", 1)[0] for part in readme.split("```python")[1:]]
     assert len(blocks) >= 2
     for i, block in enumerate(blocks):

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from sgexplore import surrogates as sg
+from sgexplore.contract import invalid_values
 from sgexplore.params import Param, param
 
 
@@ -222,7 +223,7 @@ def test_numeric_fallbacks_for_a_user_surrogate():
     assert float(got[1]) == pytest.approx(0.8 * (0.25 - 1 / (2 * math.pi)), rel=1e-5)
 
 
-def test_user_surrogate_registers_like_a_builtin():
+def test_user_surrogate_registers_like_a_builtin(own_registry):
     @sg.register
     @dataclasses.dataclass(frozen=True)
     class MyBump(sg.Surrogate):
@@ -231,13 +232,10 @@ def test_user_surrogate_registers_like_a_builtin():
         def grad(self, v_mem, spike_threshold):
             return self.height * torch.exp(-(v_mem - spike_threshold) ** 2)
 
-    try:
-        assert sg.registry()["MyBump"] is MyBump
-        assert sg.create("MyBump", height=2.0).height == 2.0
-        with pytest.raises(ValueError, match=r"MyBump\.height must be .*\[0, inf\)"):
-            MyBump(height=-1.0)
-    finally:
-        sg._REGISTRY.pop("MyBump")
+    assert sg.registry()["MyBump"] is MyBump
+    assert sg.create("MyBump", height=2.0).height == 2.0
+    with pytest.raises(ValueError, match=r"MyBump\.height must be .*\[0, inf\)"):
+        MyBump(height=-1.0)
 
 
 def test_register_rejects_non_dataclasses_and_non_surrogates():
@@ -262,14 +260,8 @@ def test_create_rejects_unknown_names_and_parameters():
 # -- validation ------------------------------------------------------------------
 
 def _invalid_values(declaration: Param):
-    bad = [math.nan, math.inf, -math.inf, "0.5", None, True, torch.tensor(0.5)]
-    if math.isfinite(declaration.low):
-        bad.append(declaration.low - 1.0)
-        if declaration.low_open:
-            bad.append(declaration.low)
-    if math.isfinite(declaration.high):
-        bad.append(declaration.high + 1.0)
-    return bad
+    # the same values check_surrogate tries; every one must be rejected with a clear message
+    return invalid_values(declaration)
 
 
 CASES = [(name, p, bad) for name, cls in sg.registry().items() if name in BUILTINS
@@ -357,8 +349,7 @@ def test_sigmoid_derivative_is_finite_far_from_threshold_in_float32():
     assert torch.isfinite(out).all() and (out == 0).all()
 
 
-def test_readme_table_is_generated_from_the_declarations():
-    from pathlib import Path
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+def test_readme_table_is_generated_from_the_declarations(repo_root):
+    readme = (repo_root / "README.md").read_text(encoding="utf-8")
     assert sg.markdown_table(BUILTINS) in readme, "README table is stale: regenerate with " \
         "python -c 'from sgexplore.surrogates import markdown_table; print(markdown_table())'"

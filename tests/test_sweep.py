@@ -49,7 +49,7 @@ def test_surrogate_at_scale_keeps_the_width_of_an_instance():
 
 @pytest.mark.parametrize("scale", [0, -1.0, math.nan, math.inf, True, "1"])
 def test_surrogate_at_scale_rejects_bad_scales(scale):
-    with pytest.raises(ValueError, match="scale must be a number in \\(0, inf\\)"):
+    with pytest.raises(ValueError, match="scale must be a finite number in \\(0, inf\\)"):
         sw.surrogate_at_scale("FastSigmoid", scale)
 
 
@@ -121,6 +121,7 @@ def test_sweep_accepts_any_executor_and_leaves_it_open():
     assert np.isfinite(result.loss).all()
 
 
+@pytest.mark.slow  # starts worker processes that import torch: seconds on 2 cores
 def test_default_process_pool_gives_the_same_numbers_as_threads():
     # Workers get pickled TrainConfigs; seeded runs must not depend on where they run.
     shapes, scales = ["SigmoidDerivative"], [2.0]
@@ -192,7 +193,7 @@ def test_heatmap_has_one_panel_per_metric_and_reset():
     (dict(shapes="FastSigmoid", scales=[1.0]), "shapes must be a non-empty list"),
     (dict(shapes=["FastSigmoid"], scales=[]), "scales must be a non-empty list"),
     (dict(shapes=["FastSigmoid"], scales=[1.0], resets=["soft"]), "resets must be a non-empty subset"),
-    (dict(shapes=["FastSigmoid"], scales=[-1.0]), "scale must be a number"),
+    (dict(shapes=["FastSigmoid"], scales=[-1.0]), "scale must be a finite number"),
 ])
 def test_sweep_rejects_bad_grids_before_running(kwargs, message):
     executor = InlineExecutor()

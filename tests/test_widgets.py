@@ -46,12 +46,6 @@ def curve(explorer, index=0):
     return np.asarray(explorer.figure.data[index].y, dtype=np.float64)
 
 
-@pytest.fixture
-def own_registry(monkeypatch):
-    """A private copy of the surrogate registry, so test surrogates do not leak out."""
-    monkeypatch.setattr(surrogates, "_REGISTRY", dict(surrogates._REGISTRY))
-
-
 # ---------------------------------------------------------------------------
 # SurrogateExplorer
 # ---------------------------------------------------------------------------
@@ -462,3 +456,56 @@ def test_a_superseded_session_stops_and_leaves_the_newer_run_alone():
     assert list(older) == []  # it yields nothing more
     assert explorer.records == newer and len(newer) == TINY.steps
     np.testing.assert_array_equal(explorer.figure.data[0].y, [r.loss for r in newer])
+
+
+# -- controls derived from the declarations ---------------------------------------------
+
+def test_every_control_tooltip_comes_from_its_declaration():
+    from sgexplore.params import params_of
+    from sgexplore.spike import MAX_SPIKES
+    from sgexplore.surrogates import SPIKE_THRESHOLD
+    from sgexplore.widgets.controls import tooltip
+    from sgexplore.widgets.training_explorer import TRAINING_FIELDS
+
+    trainer = TrainingExplorer(live=False, steps=10)
+    declared = params_of(TrainConfig)
+    for name in TRAINING_FIELDS:
+        if name in declared:
+            assert trainer.controls[name].tooltip == tooltip(name, declared[name]), name
+            assert declared[name].doc in trainer.controls[name].tooltip
+    assert trainer.controls["mode"].options == declared["mode"].choices
+    explorer = SurrogateExplorer("SingleExponential")
+    width = explorer.controls["grad_width"]
+    assert "relative to thr" in width.tooltip and "(0, inf)" in width.tooltip
+    assert explorer.controls["spike_threshold"].tooltip == tooltip("spike_threshold", SPIKE_THRESHOLD)
+    assert explorer.controls["max_spikes"].tooltip == tooltip("max_spikes", MAX_SPIKES)
+
+
+def test_both_explorers_share_the_one_threshold_range():
+    from sgexplore.surrogates import SPIKE_THRESHOLD
+
+    for explorer in (SurrogateExplorer(), TrainingExplorer(live=False, steps=10)):
+        slider = explorer.controls["spike_threshold"]
+        assert (slider.min, slider.max, slider.step) == SPIKE_THRESHOLD.slider
+
+
+def test_an_explorer_lists_a_surrogate_registered_after_it_was_built(own_registry):
+    explorer = SurrogateExplorer("Gaussian", sigma=0.3)
+    before = curve(explorer).copy()
+
+    @register
+    @dataclass_frozen
+    class LateBump(Surrogate):
+        width: float = param(1.0, low=0.0, low_open=True, slider=(0.1, 3.0, 0.1), doc="width")
+
+        def grad(self, v_mem, spike_threshold):
+            return torch.exp(-((v_mem - spike_threshold) / self.width) ** 2)
+
+    assert "LateBump" not in explorer.controls["surrogate"].options
+    explorer._repr_mimebundle_()  # what displaying it does
+    assert "LateBump" in explorer.controls["surrogate"].options
+    # the chosen surrogate, its sliders and the curve are untouched by the refresh
+    assert explorer.controls["surrogate"].value == "Gaussian" and explorer.controls["sigma"].value == 0.3
+    np.testing.assert_array_equal(curve(explorer), before)
+    explorer.controls["surrogate"].value = "LateBump"
+    assert explorer.surrogate == LateBump()

@@ -1,14 +1,16 @@
-"""Build the course notebooks from their sources in ``tools/notebook_src/``.
+"""Build the course notebooks from their jupytext sources ``notebooks/NN_*.py``.
 
     python tools/build_notebooks.py            # writes notebooks/*.ipynb, unexecuted
     python tools/execute_notebooks.py notebooks/*.ipynb   # then store outputs
+    make notebooks                             # both steps
 
-Sources use the "percent" format that jupytext also reads, so they diff and review
-as plain text:
+Each source sits next to its notebook (same stem) in jupytext's "percent" format, so it
+diffs and reviews as plain text, and JupyterLab with jupytext opens it as a notebook:
 
 * ``# %% [markdown]`` starts a markdown cell; its lines are comments (``# text``).
 * ``# %%`` starts a code cell; ``# %% tags=["nbval-ignore-output"]`` adds cell tags.
 
+The sources carry no jupytext header; jupytext reads them as plain percent scripts.
 Display cells (widgets, figures, progress bars) carry the ``nbval-ignore-output`` tag;
 check cells print rounded numbers that nbval compares in strict mode.
 """
@@ -16,64 +18,41 @@ check cells print rounded numbers that nbval compares in strict mode.
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import sys
 from pathlib import Path
 from typing import List
 
+import jupytext
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 REPO = Path(__file__).resolve().parents[1]
-SOURCES = REPO / "tools" / "notebook_src"
 NOTEBOOKS = REPO / "notebooks"
-
-_HEADER = re.compile(r"^# %%(?P<markdown> \[markdown\])?(?:\s+tags=(?P<tags>\[.*\]))?\s*$")
-
-
-def _uncomment(line: str) -> str:
-    if line == "#":
-        return ""
-    if line.startswith("# "):
-        return line[2:]
-    raise ValueError(f"markdown lines must start with '# ': {line!r}")
+SOURCES = NOTEBOOKS  # notebooks/NN_name.py builds notebooks/NN_name.ipynb
+SOURCE_FORMAT = "py:percent"
+_NEW_CELL = {"code": new_code_cell, "markdown": new_markdown_cell}
 
 
-def parse(text: str) -> List[nbformat.NotebookNode]:
-    """Cells of a percent-format source, in order."""
-    cells, kind, tags, body = [], None, [], []
+def read_cells(source: Path) -> List[nbformat.NotebookNode]:
+    """Cells of a percent-format source as jupytext reads them, keeping only their tags.
 
-    def flush():
-        if kind is None:
-            return
-        while body and not body[-1].strip():
-            body.pop()
-        if kind == "markdown":
-            cell = new_markdown_cell("\n".join(_uncomment(line) for line in body))
-        else:
-            cell = new_code_cell("\n".join(body))
+    jupytext also records round-trip hints (``lines_to_next_cell``, ...) in cell metadata;
+    the committed notebooks keep none of that.
+    """
+    cells = []
+    for read in jupytext.read(source, fmt=SOURCE_FORMAT).cells:
+        if read.cell_type not in _NEW_CELL:
+            raise ValueError(f"{source.name}: unsupported {read.cell_type} cell")
+        cell = _NEW_CELL[read.cell_type](read.source)
+        tags = read.metadata.get("tags")
         if tags:
             cell.metadata["tags"] = list(tags)
         cells.append(cell)
-
-    for line in text.splitlines():
-        match = _HEADER.match(line)
-        if match:
-            flush()
-            kind = "markdown" if match["markdown"] else "code"
-            tags = json.loads(match["tags"]) if match["tags"] else []
-            body = []
-        elif kind is not None:
-            if not body and not line.strip():
-                continue
-            body.append(line)
-    flush()
     return cells
 
 
 def build(source: Path, target: Path) -> None:
-    notebook = new_notebook(cells=parse(source.read_text()))
+    notebook = new_notebook(cells=read_cells(source))
     notebook.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)",
                                        "language": "python", "name": "python3"}
     notebook.metadata["language_info"] = {"name": "python"}

@@ -1,15 +1,18 @@
-"""Widgets derived from parameter declarations, and the surrogate panel both explorers share.
+"""Widgets derived from declarations, and the surrogate panel both explorers share.
 
-No surrogate has UI code of its own: :func:`declared_control` turns any
-:class:`~sgexplore.params.Param` into a slider, and :class:`SurrogatePanel` rebuilds its
-sliders from the chosen class's declarations whenever the surrogate dropdown changes.
+No setting has UI code of its own: :func:`declared_control` turns any
+:class:`~sgexplore.params.Param` into a widget (a slider for a number, a dropdown for a
+choice, a checkbox for a boolean) whose tooltip is the declaration's meaning and valid
+values, and :class:`SurrogatePanel` rebuilds its sliders from the chosen class's
+declarations whenever the surrogate dropdown changes.
 
-Front-end pitfall (notebook-stack.md §4.4A): a ``FloatSlider`` whose value is not exactly
-on the browser's float grid is echoed back snapped after it renders, and under *Run All*
-that echo overwrites values set by later cells. Float parameters therefore use a
-``SelectionSlider`` over the exact values of :func:`~sgexplore.params.slider_values`: the
-browser sends an option *index*, never a float, so nothing can be snapped. Log-declared
-parameters get log-spaced options, which makes them log sliders.
+Front-end pitfall (docs/front-end-pitfalls.md#slider-snapping-echo): a
+``FloatSlider`` whose value is not exactly on the browser's float grid is echoed back
+snapped after it renders, and under *Run All* that echo overwrites values set by later
+cells. Float parameters therefore use a ``SelectionSlider`` over the exact values of
+:func:`~sgexplore.params.slider_values`: the browser sends an option *index*, never a
+float, so nothing can be snapped. Log-declared parameters get log-spaced options, which
+makes them log sliders.
 """
 
 from __future__ import annotations
@@ -22,32 +25,18 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type, U
 
 import ipywidgets as W
 
-from ..params import Param, slider_values
-from ..spike import MODES
-from ..surrogates import Surrogate, check_threshold, create, registry
+from ..params import Param, format_number, slider_values, validate_value
+from ..spike import MAX_SPIKES, MODE
+from ..surrogates import SPIKE_THRESHOLD, Surrogate, check_threshold, create, registry
 
 __all__ = ["EPSILON", "declared_control", "grid_options", "is_real_change", "came_from_browser",
-           "format_number", "SurrogatePanel"]
+           "format_number", "SurrogatePanel", "tooltip"]
 
 #: Changes smaller than this (relative) are float noise, not a user action.
 EPSILON = 1e-9
 
 _DESCRIPTION_STYLE = {"description_width": "110px"}
 _SLIDER_LAYOUT = {"width": "360px"}
-
-#: The threshold slider: a plain FloatSlider from 0 so a value typed into its readout
-#: (including an invalid 0) reaches the explorer, which then shows a message.
-#: ``min = 0`` keeps on-grid values free of the browser's snapping echo (§4.4A).
-THRESHOLD_SLIDER = (0.0, 5.0, 0.01)
-MAX_SPIKES_SLIDER = (1, 10, 1)
-DEFAULT_MAX_SPIKES = 2
-
-
-def format_number(value: float) -> str:
-    """Compact text for a readout: ``∞`` for infinity, 4 significant digits otherwise."""
-    if math.isinf(value):
-        return "∞" if value > 0 else "−∞"
-    return f"{value:.4g}"
 
 
 def _close(a: Any, b: Any) -> bool:
@@ -69,27 +58,47 @@ def grid_options(declaration: Param, value: float) -> List[Tuple[str, float]]:
     return [(format_number(v), v) for v in values]
 
 
-def _tooltip(name: str, declaration: Param) -> str:
-    unit = " (relative to the threshold)" if declaration.relative else ""
-    return f"{name}: {declaration.doc}{unit}; valid range {declaration.range_text()}"
+def tooltip(name: str, declaration: Param) -> str:
+    """A control's tooltip, from its declaration: meaning, convention, valid values, default."""
+    convention = "" if declaration.convention == "factor" else f" ({declaration.convention_text()})"
+    return f"{name}{convention}: {declaration.help_text()}"
 
 
-def declared_control(name: str, declaration: Param, value: Optional[float] = None) -> W.ValueWidget:
-    """The slider for one declared parameter, set to ``value`` (default: the declared default).
+def declared_control(name: str, declaration: Param, value: Any = None) -> W.ValueWidget:
+    """The widget for one declared setting, set to ``value`` (default: the declared default).
 
-    Whole numbers get an ``IntSlider``; other numbers a ``SelectionSlider`` over the exact
-    grid (log-spaced for log declarations). Setting ``.value`` from code accepts any number
-    within float noise of a grid value and stores the grid value itself.
+    Choices get a ``Dropdown``, booleans a ``Checkbox``, whole numbers an ``IntSlider``, other
+    numbers a ``SelectionSlider`` over the exact grid (log-spaced for log declarations).
+    Setting a slider's ``.value`` from code accepts any number within float noise of a grid
+    value and stores the grid value itself.
     """
     value = declaration.default if value is None else value
-    common = dict(description=name, tooltip=_tooltip(name, declaration), style=_DESCRIPTION_STYLE,
-                  layout=_SLIDER_LAYOUT, continuous_update=True)
-    if declaration.integer:
+    common = dict(description=name, tooltip=tooltip(name, declaration), style=_DESCRIPTION_STYLE)
+    if declaration.kind == "choice":
+        return W.Dropdown(options=list(declaration.choices), value=value, layout={"width": "220px"},
+                          **common)
+    if declaration.kind == "boolean":
+        return W.Checkbox(value=value, indent=False, **common)
+    common.update(layout=_SLIDER_LAYOUT, continuous_update=True)
+    if declaration.kind == "integer":
         lo, hi, step = declaration.slider
         return W.IntSlider(value=int(value), min=int(min(lo, value)), max=int(max(hi, value)),
                            step=int(step), **common)
     return W.SelectionSlider(options=grid_options(declaration, value), value=value,
                              equals=_close, **common)
+
+
+def threshold_control(value: float) -> W.FloatSlider:
+    """The threshold slider: a plain FloatSlider over :data:`SPIKE_THRESHOLD`'s slider range.
+
+    It starts at 0, so a value typed into its readout (an invalid 0 too) reaches the
+    explorer, which then shows a message; ``min = 0`` keeps on-grid values free of the
+    browser's snapping echo (docs/front-end-pitfalls.md#slider-snapping-echo).
+    """
+    lo, hi, step = SPIKE_THRESHOLD.slider
+    return W.FloatSlider(value=float(value), min=lo, max=max(hi, float(value)), step=step,
+                         description="spike_threshold", tooltip=tooltip("spike_threshold", SPIKE_THRESHOLD),
+                         style=_DESCRIPTION_STYLE, layout=_SLIDER_LAYOUT, readout_format=".2f")
 
 
 class SurrogatePanel:
@@ -99,42 +108,29 @@ class SurrogatePanel:
     declared parameter of the current surrogate to its widget. Choosing another surrogate
     replaces the parameter sliders (same dict object, same container) and calls
     ``on_change(change)``; so does every other control change larger than float noise.
-    ``modes`` limits the spike modes offered; the max_spikes slider exists only with "max".
+    ``mode_param`` declares the spike modes offered; the max_spikes slider exists only with "max".
     """
 
     def __init__(self, surrogate: Union[str, Surrogate], spike_threshold: float, mode: str,
                  max_spikes: Optional[int], params: Dict[str, float],
-                 on_change: Callable[[Optional[Dict[str, Any]]], None], modes: Tuple[str, ...] = MODES):
+                 on_change: Callable[[Optional[Dict[str, Any]]], None], mode_param: Param = MODE):
         initial = _initial_surrogate(surrogate, params)
         check_threshold(spike_threshold)
-        if mode not in modes:
-            raise ValueError(f"mode must be one of {modes}; got {mode!r}")
+        validate_value("", "mode", mode_param, mode)
         self._on_change = on_change
-        self._classes: Dict[str, Type[Surrogate]] = registry()
-        name = type(initial).__name__
-        if self._classes.get(name) is not type(initial):
-            self._classes[name] = type(initial)  # an unregistered instance still gets a slot
+        self._initial_class = type(initial)
+        self._classes: Dict[str, Type[Surrogate]] = self._known_classes()
         self.controls: Dict[str, W.Widget] = {}
         self.controls["surrogate"] = W.Dropdown(
-            options=list(self._classes), value=name, description="surrogate",
+            options=list(self._classes), value=type(initial).__name__, description="surrogate",
             style=_DESCRIPTION_STYLE, layout={"width": "300px"})
-        lo, hi, step = THRESHOLD_SLIDER
-        self.controls["spike_threshold"] = W.FloatSlider(
-            value=float(spike_threshold), min=lo, max=max(hi, float(spike_threshold)), step=step,
-            description="spike_threshold", tooltip="firing threshold thr, > 0",
-            style=_DESCRIPTION_STYLE, layout=_SLIDER_LAYOUT, readout_format=".2f")
-        self.controls["mode"] = W.Dropdown(
-            options=list(modes), value=mode, description="mode", style=_DESCRIPTION_STYLE,
-            tooltip="single: at most one spike per step; multi: one per threshold crossed; "
-                    "max: multi, capped at max_spikes", layout={"width": "220px"})
-        self._defaults = {"spike_threshold": 1.0, "mode": "single"}
-        if "max" in modes:
-            lo, hi, step = MAX_SPIKES_SLIDER
-            cap = DEFAULT_MAX_SPIKES if max_spikes is None else int(max_spikes)
-            self.controls["max_spikes"] = W.IntSlider(
-                value=cap, min=lo, max=max(hi, cap), step=step, description="max_spikes",
-                style=_DESCRIPTION_STYLE, layout=_SLIDER_LAYOUT, disabled=mode != "max")
-            self._defaults["max_spikes"] = DEFAULT_MAX_SPIKES
+        self.controls["spike_threshold"] = threshold_control(spike_threshold)
+        self.controls["mode"] = declared_control("mode", mode_param, mode)
+        self._defaults = {"spike_threshold": SPIKE_THRESHOLD.default, "mode": mode_param.default}
+        if "max" in mode_param.choices:
+            self.controls["max_spikes"] = declared_control("max_spikes", MAX_SPIKES, max_spikes)
+            self.controls["max_spikes"].disabled = mode != "max"
+            self._defaults["max_spikes"] = MAX_SPIKES.default
         self.reset_button = W.Button(description="reset to defaults", icon="undo",
                                      tooltip="every control back to its default (the surrogate stays)")
         self.readout = W.HTML()
@@ -156,6 +152,32 @@ class SurrogatePanel:
             self.readout,
             self.message_box,
         ])
+
+    def _known_classes(self) -> Dict[str, Type[Surrogate]]:
+        classes = registry()
+        name = self._initial_class.__name__
+        if classes.get(name) is not self._initial_class:
+            classes[name] = self._initial_class  # an unregistered instance still gets a slot
+        return classes
+
+    def refresh_choices(self) -> None:
+        """Offer every surrogate registered by now (called when the explorer is shown).
+
+        The chosen surrogate and its sliders stay as they are; nothing is recomputed.
+        """
+        classes = self._known_classes()
+        if list(classes) == list(self._classes):
+            return
+        self._classes = classes
+        dropdown = self.controls["surrogate"]
+        chosen = dropdown.value
+        # Replacing the options moves the selection to the first entry; put it back unseen.
+        dropdown.unobserve(self._surrogate_chosen, names="value")
+        try:
+            dropdown.options = list(classes)
+            dropdown.value = chosen
+        finally:
+            dropdown.observe(self._surrogate_chosen, names="value")
 
     # -- reading the controls --------------------------------------------------
     @property

@@ -23,15 +23,13 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import plotly.graph_objects as go
-import torch
-from plotly.subplots import make_subplots
 
-from ..params import slider_values
-from ..spike import spike
-from ..surrogates import Surrogate
+from ..params import format_number, slider_values
+from ..surrogates import Surrogate, describe
+from ..views import surrogate_curve
+from .figures import sweep_figure
 
-__all__ = ["surrogate_explorer_html", "surrogate_explorer_figure", "sweep_html", "sweep_figure",
-           "surrogate_curve", "parameter_steps"]
+__all__ = ["surrogate_explorer_html", "surrogate_explorer_figure", "sweep_html", "parameter_steps"]
 
 PathLike = Union[str, Path]
 
@@ -43,21 +41,9 @@ _DIGITS = 6  # significant digits stored per curve value (float32 carries about 
 _PLOT_PX, _SLIDERS_TOP, _SLIDER_PX = 320, 85, 100
 
 
-def surrogate_curve(surrogate: Surrogate, v_mem: np.ndarray, spike_threshold: float,
-                    mode: str = "single", max_spikes: Optional[int] = None) -> np.ndarray:
-    """dS/dv at ``v_mem`` through the autograd spike, as training computes it (float32)."""
-    v = torch.tensor(v_mem, dtype=torch.float32, requires_grad=True)
-    spike(v, spike_threshold, surrogate, mode=mode, max_spikes=max_spikes).sum().backward()
-    return v.grad.numpy()
-
-
 def _stored(values: np.ndarray) -> List[float]:
     """Values rounded to the digits float32 carries, as a list (keeps the page small)."""
     return [float(f"{v:.{_DIGITS}g}") for v in np.asarray(values, dtype=np.float64)]
-
-
-def _label(value: float) -> str:
-    return f"{value:.4g}"
 
 
 def parameter_steps(surrogate: Surrogate, name: str, max_steps: int = 41) -> List[float]:
@@ -132,9 +118,9 @@ def surrogate_explorer_figure(explorer: Any, *, max_steps: int = 41, points: int
     steps = {name: parameter_steps(surrogate, name, max_steps) for name in values}
     names = [name for name in values if steps[name]]
     home = {name: _current_index(steps[name], values[name]) for name in names}
-    setting = ", ".join(f"{n}={_label(v)}" for n, v in values.items())
+    setting = describe(surrogate)
     heading = title or f"{type(surrogate).__name__} surrogate dS/dv"
-    subtitle = f"thr = {_label(thr)}, mode = {mode}" + (f" (max {max_spikes})" if max_spikes else "")
+    subtitle = f"thr = {format_number(thr)}, mode = {mode}" + (f" (max {max_spikes})" if max_spikes else "")
 
     figure = go.Figure()
     figure.add_scatter(x=x, y=exported, name="surrogate", line=dict(color="#1f77b4", width=2.5))
@@ -147,9 +133,9 @@ def surrogate_explorer_figure(explorer: Any, *, max_steps: int = 41, points: int
         others = {f"sliders[{j}].active": home[other] for j, other in enumerate(names) if other != name}
         slider_steps = []
         for value in steps[name]:
-            changed = f"{name}={_label(value)}"
+            changed = f"{name}={format_number(value)}"
             slider_steps.append(dict(
-                method="update", label=_label(value), value=repr(float(value)),
+                method="update", label=format_number(value), value=repr(float(value)),
                 args=[{"y": [curve(surrogate.replace(**{name: value}))]},
                       {"title.text": f"{heading}: {changed} (others as exported)<br><sub>{subtitle}</sub>",
                        **others},
@@ -176,62 +162,11 @@ def sweep_html(result: Any, path: PathLike, *, include_plotlyjs: Union[bool, str
                title: Optional[str] = None) -> Path:
     """Write a finished sweep's final loss and accuracy as one self-contained HTML file.
 
-    The page is :func:`sweep_figure`. ``result`` is a :class:`~sgexplore.sweep.SweepResult`.
-    Returns the path written.
+    The page is :func:`sgexplore.widgets.figures.sweep_figure`. ``result`` is a
+    :class:`~sgexplore.sweep.SweepResult`. Returns the path written.
     """
-    figure = sweep_figure(result, title=title)
+    figure = sweep_figure(result, title=title, digits=_DIGITS)
     return _write(figure, path, include_plotlyjs, figure.layout.meta["page_title"])
-
-
-def sweep_figure(result: Any, *, title: Optional[str] = None) -> go.Figure:
-    """Final loss and accuracy heatmaps (surrogate shape × peak scale) side by side.
-
-    Buttons switch both panels between the reset modes the sweep ran (``result.resets``);
-    each button holds that mode's values (trace 0: loss, trace 1: accuracy). Diverged runs
-    are blank and labelled "div".
-    """
-    heading = title or "Surrogate shape × scale: final loss and accuracy"
-    columns = [f"{s:g}" for s in result.scales]
-    rows = list(result.shapes)
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("final loss", "test accuracy"),
-                           horizontal_spacing=0.16)
-
-    def panel(metric: str, r: int):
-        values = np.asarray(result.metric(metric)[r], dtype=float)
-        diverged = np.asarray(result.diverged_at[r]) >= 0
-        z = [[None if not np.isfinite(v) else round(float(v), _DIGITS) for v in row] for row in values]
-        text = [["div" if d else ("" if not np.isfinite(v) else f"{v:.2f}") for v, d in zip(row, drow)]
-                for row, drow in zip(values, diverged)]
-        return z, text
-
-    def limits(metric: str):
-        if metric == "accuracy":
-            return 0.0, 1.0
-        finite = np.asarray(result.loss, dtype=float)
-        finite = finite[np.isfinite(finite)]
-        return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-
-    for col, metric in enumerate(("loss", "accuracy"), 1):
-        z, text = panel(metric, 0)
-        zmin, zmax = limits(metric)
-        figure.add_trace(go.Heatmap(
-            z=z, x=columns, y=rows, text=text, texttemplate="%{text}", colorscale="Viridis",
-            reversescale=metric == "loss", zmin=zmin, zmax=zmax,
-            colorbar=dict(title=metric, x=0.43 if col == 1 else 1.0, len=0.9)), row=1, col=col)
-        figure.update_xaxes(title_text="surrogate peak (scale)", type="category", row=1, col=col)
-
-    buttons = []
-    for r, reset in enumerate(result.resets):
-        (loss_z, loss_text), (acc_z, acc_text) = panel("loss", r), panel("accuracy", r)
-        buttons.append(dict(label=f"{reset} reset", method="update",
-                            args=[{"z": [loss_z, acc_z], "text": [loss_text, acc_text]},
-                                  {"title.text": f"{heading}<br><sub>{reset} reset</sub>"}, [0, 1]]))
-    figure.update_layout(
-        title=dict(text=f"{heading}<br><sub>{result.resets[0]} reset</sub>", font=dict(size=14)),
-        width=1000, height=480, margin=dict(t=120), meta=dict(page_title=heading),
-        updatemenus=[dict(type="buttons", direction="right", buttons=buttons, active=0,
-                          x=0, xanchor="left", y=1.22, yanchor="top")])
-    return figure
 
 
 def _write(figure: go.Figure, path: PathLike, include_plotlyjs: Union[bool, str], page_title: str) -> Path:

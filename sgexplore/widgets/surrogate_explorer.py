@@ -8,104 +8,25 @@ the true forward: a step in ``single`` mode, a staircase in ``multi``/``max`` mo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional, Tuple, Union
+from typing import Optional, Union
 
 import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
-import torch
 from plotly.subplots import make_subplots
 
-from ..spike import spike, spike_forward
-from ..surrogates import Surrogate, check_threshold
-from .controls import SurrogatePanel, format_number
+from ..params import format_number
+from ..surrogates import Surrogate, describe
+from ..views import NORMALISE, POINTS, SurrogateView, normalisation, surrogate_view
+from .controls import SurrogatePanel
+from .explorer import Explorer
 from .figures import refresh_snapshot, threshold_lines
 
-__all__ = ["SurrogateExplorer", "SurrogateView", "surrogate_view", "surrogate_derivative",
-           "membrane_grid", "normalisation", "describe", "NORMALISE"]
+__all__ = ["SurrogateExplorer", "MAX_PINS"]
 
-NORMALISE = ("none", "peak", "area")
-POINTS = 1001
 MAX_PINS = 6
 _BASE_TRACES = 3  # derivative, primitive, true forward; pins come after
 _PANELS = [("x", "y"), ("x2", "y2")]
-
-
-def membrane_grid(spike_threshold: float, mode: str, points: int = POINTS) -> np.ndarray:
-    """The membrane potentials on the x axis.
-
-    ``single``: the threshold ± 2 (± 2 thr for thresholds above 1). ``multi``/``max``: from
-    below 0 to 4.5 thresholds (at least to 3), so several steps of the staircase show.
-    """
-    if mode == "single":
-        half = 2.0 * max(1.0, spike_threshold)
-        return np.linspace(spike_threshold - half, spike_threshold + half, points)
-    return np.linspace(-max(1.0, spike_threshold), max(3.0, 4.5 * spike_threshold), points)
-
-
-def surrogate_derivative(surrogate: Surrogate, v_mem: np.ndarray, spike_threshold: float,
-                         mode: str = "single", max_spikes: Optional[int] = None) -> np.ndarray:
-    """d(spikes)/dv at each ``v_mem``, from the autograd spike exactly as training computes it."""
-    v = torch.tensor(v_mem, dtype=torch.float32, requires_grad=True)
-    spike(v, spike_threshold, surrogate, mode, max_spikes).sum().backward()
-    return v.grad.numpy()
-
-
-def normalisation(kind: str, peak: float, area: float) -> Tuple[float, str, str]:
-    """(factor, kind applied, note): divide by the peak or the area when that is possible.
-
-    An infinite or non-positive peak/area cannot be scaled to 1; the factor is then 1,
-    the kind applied is "none", and the note says why.
-    """
-    if kind not in NORMALISE:
-        raise ValueError(f"normalise must be one of {NORMALISE}; got {kind!r}")
-    if kind == "none":
-        return 1.0, "none", ""
-    size = peak if kind == "peak" else area
-    if np.isfinite(size) and size > 0:
-        return 1.0 / size, kind, ""
-    return 1.0, "none", f"{kind} is {format_number(size)}: cannot normalise to {kind} 1, showing raw values"
-
-
-def describe(surrogate: Surrogate) -> str:
-    """``Name(p=value, ...)`` with compact numbers."""
-    values = ", ".join(f"{k}={format_number(v)}" for k, v in surrogate.values().items())
-    return f"{type(surrogate).__name__}({values})"
-
-
-@dataclass(frozen=True)
-class SurrogateView:
-    """Everything the explorer draws for one setting (arrays already normalised)."""
-
-    surrogate: Surrogate
-    spike_threshold: float
-    mode: str
-    max_spikes: Optional[int]
-    normalise: str            # the normalisation applied ("none" after a fallback)
-    v_mem: np.ndarray
-    derivative: np.ndarray
-    primitive: np.ndarray
-    forward: np.ndarray       # the true forward: step or staircase
-    peak: float               # of the raw surrogate
-    area: float
-    note: str                 # why a requested normalisation was not applied, or ""
-
-
-def surrogate_view(surrogate: Surrogate, spike_threshold: float, mode: str = "single",
-                   max_spikes: Optional[int] = None, normalise: str = "none",
-                   points: int = POINTS) -> SurrogateView:
-    """Compute a :class:`SurrogateView`; ValueError (naming the culprit) on bad input."""
-    check_threshold(spike_threshold)
-    v_mem = membrane_grid(spike_threshold, mode, points)
-    derivative = surrogate_derivative(surrogate, v_mem, spike_threshold, mode, max_spikes)
-    v = torch.tensor(v_mem, dtype=torch.float32)
-    primitive = surrogate.primitive(v, spike_threshold).numpy()
-    forward = spike_forward(v, spike_threshold, mode, max_spikes).numpy()
-    peak, area = surrogate.peak(spike_threshold), surrogate.area(spike_threshold)
-    factor, applied, note = normalisation(normalise, peak, area)
-    return SurrogateView(surrogate, float(spike_threshold), mode, max_spikes, applied, v_mem,
-                         derivative * factor, primitive * factor, forward, peak, area, note)
 
 
 def _new_figure() -> go.FigureWidget:
@@ -127,7 +48,7 @@ def _new_figure() -> go.FigureWidget:
     return figure
 
 
-class SurrogateExplorer:
+class SurrogateExplorer(Explorer):
     """Sliders for any registered surrogate, and its derivative and primitive, live.
 
     ``controls`` maps "surrogate", "spike_threshold", "mode", "max_spikes", "normalise"
@@ -150,6 +71,7 @@ class SurrogateExplorer:
             style={"description_width": "110px", "button_width": "70px"}), default="none")
         self._points = points
         self.message = ""
+        self.base_traces = _BASE_TRACES
         self.figure = _new_figure()
         self._view: Optional[SurrogateView] = None
         self._apply(self._compute())  # bad constructor input raises ValueError here
@@ -160,11 +82,8 @@ class SurrogateExplorer:
         pin_button.on_click(lambda _button: self.pin())
         self.panel.reset_button.on_click(lambda _button: self.reset())
         clear_button.on_click(lambda _button: self.clear_pins())
-        self.widget = W.HBox([
-            W.VBox([self.panel.widget, self.controls["normalise"], W.HBox([pin_button, clear_button])],
-                   layout={"width": "500px"}),
-            self.figure,
-        ])
+        self.widget = self._layout([self.panel.widget, self.controls["normalise"],
+                                    W.HBox([pin_button, clear_button])])
 
     # -- the current state (of what is drawn) ------------------------------------
     @property
@@ -194,7 +113,8 @@ class SurrogateExplorer:
 
     @property
     def pins(self) -> int:
-        return (len(self.figure.data) - _BASE_TRACES) // 2
+        """How many pinned curves are drawn."""
+        return self._extra_pairs
 
     # -- updates -----------------------------------------------------------------
     def update(self) -> bool:
@@ -220,15 +140,12 @@ class SurrogateExplorer:
                                 line=style, opacity=0.75, row=1, col=1)
         self.figure.add_scatter(x=view.v_mem, y=view.primitive, name=label, legendgroup=label,
                                 showlegend=False, line=style, opacity=0.75, row=2, col=1)
-        if self.pins > MAX_PINS:  # drop the oldest pair
-            data = self.figure.data
-            self.figure.data = data[:_BASE_TRACES] + data[_BASE_TRACES + 2:]
+        self._trim_extra_pairs(MAX_PINS)
         refresh_snapshot(self.figure)
 
     def clear_pins(self) -> None:
         """Remove every pinned curve."""
-        self.figure.data = self.figure.data[:_BASE_TRACES]
-        refresh_snapshot(self.figure)
+        self._clear_extra_pairs()
 
     def reset(self) -> None:
         """Every control back to its default (the chosen surrogate stays) and redraw."""
@@ -239,14 +156,6 @@ class SurrogateExplorer:
         """Write a standalone HTML page of this explorer (see :mod:`sgexplore.widgets.export`)."""
         from .export import surrogate_explorer_html
         return surrogate_explorer_html(self, path, **kw)
-
-    # -- display -------------------------------------------------------------------
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)
 
     # -- internals -------------------------------------------------------------------
     def _compute(self) -> SurrogateView:
@@ -265,19 +174,13 @@ class SurrogateExplorer:
             primitive.y = view.primitive
             forward.y = view.forward
             self.figure.layout.shapes = threshold_lines(view.spike_threshold, _PANELS)
-            self.figure.layout.title.text = (f"{describe(view.surrogate)}<br>thr = "
-                                             f"{format_number(view.spike_threshold)}, mode = {view.mode}"
-                                             + (f" (max {view.max_spikes})" if view.max_spikes else ""))
+            self.figure.layout.title.text = view.title
             self.figure.layout.yaxis.title.text = "dS/dv" + scaled
             self.figure.layout.yaxis2.title.text = "S" + scaled
         refresh_snapshot(self.figure)
         self._view = view
         self.panel.show_readout(view.peak, view.area)
         self._show_message(view.note)
-
-    def _show_message(self, text: str) -> None:
-        self.message = text
-        self.panel.show_message(text)
 
     def _controls_changed(self, change) -> None:
         # An observer must never raise: anything unexpected becomes a message too.

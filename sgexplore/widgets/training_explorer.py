@@ -28,20 +28,19 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..params import params_of
-from ..snn import RESETS
-from ..surrogates import Surrogate
-from ..train import StepRecord, TrainConfig, train
-from .controls import SurrogatePanel, came_from_browser, declared_control, format_number
+from ..params import format_number, params_of
+from ..surrogates import Surrogate, describe
+from ..train import TRAIN_MODE, StepRecord, TrainConfig, train
+from ..views import membrane_grid, surrogate_curve
+from .controls import SurrogatePanel, came_from_browser, declared_control
+from .explorer import Explorer
 from .figures import refresh_snapshot, threshold_lines
-from .surrogate_explorer import membrane_grid, surrogate_derivative
 
 __all__ = ["TrainingExplorer", "TRAINING_FIELDS", "parse_hidden"]
 
 #: TrainConfig fields that get a control; the others stay as given (``config=`` or keywords).
 TRAINING_FIELDS = ("lr", "steps", "batch_size", "beta", "seed", "reset", "detach_reset",
                    "recurrent", "hidden")
-_TRAIN_MODES = ("single", "multi")   # TrainConfig has no max_spikes
 MAX_GHOSTS = 5
 REDRAW_INTERVAL_S = 0.05             # stream at most ~20 redraws a second (and always the first point)
 DEBOUNCE_S = 0.03                    # a live run starts after this long without a newer change
@@ -69,19 +68,14 @@ def _hidden_text(hidden: Tuple[int, ...]) -> str:
 
 
 def _training_control(name: str, value: Any) -> W.Widget:
-    style = {"description_width": "110px"}
     declared = params_of(TrainConfig)
     if name in declared:
         return declared_control(name, declared[name], value)
-    if name == "reset":
-        return W.Dropdown(options=list(RESETS), value=value, description="reset", style=style,
-                          tooltip="subtract: v − s·thr; zero: v = 0 after a spike; none: no reset")
     if name == "hidden":
-        return W.Text(value=_hidden_text(value), description="hidden", style=style,
-                      continuous_update=False, tooltip="hidden layer widths, e.g. 64 or 64, 32")
-    return W.Checkbox(value=value, description=name, style=style, indent=False,
-                      tooltip={"detach_reset": "no gradient through the reset",
-                               "recurrent": "recurrent hidden layers"}.get(name, name))
+        doc = TrainConfig.__dataclass_fields__["hidden"].metadata["doc"]
+        return W.Text(value=_hidden_text(value), description="hidden", style={"description_width": "110px"},
+                      continuous_update=False, tooltip=f"hidden: {doc}")
+    raise ValueError(f"{name} is not a declared TrainConfig field")
 
 
 def _new_figure() -> go.FigureWidget:
@@ -112,7 +106,7 @@ def _new_figure() -> go.FigureWidget:
     return figure
 
 
-class TrainingExplorer:
+class TrainingExplorer(Explorer):
     """Surrogate and training controls, and the toy SNN's loss, accuracy and gradients, live.
 
     ``controls`` maps "surrogate", "spike_threshold", "mode", each declared parameter of
@@ -136,7 +130,7 @@ class TrainingExplorer:
         base = dataclasses.replace(base, **{k: v for k, v in values.items() if k in config_names})
         self.panel = SurrogatePanel(surrogate, base.spike_threshold, base.mode, None,
                                     surrogate_params, on_change=self._controls_changed,
-                                    modes=_TRAIN_MODES)
+                                    mode_param=TRAIN_MODE)
         self.controls = self.panel.controls
         defaults = TrainConfig()
         for name in TRAINING_FIELDS:
@@ -150,6 +144,7 @@ class TrainingExplorer:
         self.message = ""
         self.records: List[StepRecord] = []
         self.config = self._config_from_controls()  # bad constructor input raises here
+        self.base_traces = _BASE_TRACES
         self.figure = _new_figure()
         self.status = W.HTML()
         self.runs_started = 0
@@ -166,11 +161,8 @@ class TrainingExplorer:
         clear_button.on_click(lambda _button: self.clear())
         self.panel.reset_button.on_click(lambda _button: self._reset(browser=True))
         training = W.VBox([self.controls[name] for name in TRAINING_FIELDS])
-        self.widget = W.HBox([
-            W.VBox([self.panel.widget, W.HTML("<b>training</b>"), training,
-                    W.HBox([run_button, clear_button]), self.status], layout={"width": "500px"}),
-            self.figure,
-        ])
+        self.widget = self._layout([self.panel.widget, W.HTML("<b>training</b>"), training,
+                                    W.HBox([run_button, clear_button]), self.status])
         if self.live and _running_loop() is not None:
             # In a kernel, train the first curve now, before the figure is displayed: a view
             # that attaches while a background run streams (Voila renders after the cells
@@ -190,8 +182,7 @@ class TrainingExplorer:
 
     def clear(self) -> None:
         """Remove the ghost curves of earlier runs."""
-        self.figure.data = self.figure.data[:_BASE_TRACES]
-        refresh_snapshot(self.figure)
+        self._clear_extra_pairs()
 
     def reset(self) -> None:
         """Every control back to its default (the chosen surrogate stays), then retrain."""
@@ -199,7 +190,8 @@ class TrainingExplorer:
 
     @property
     def ghosts(self) -> int:
-        return (len(self.figure.data) - _BASE_TRACES) // 2
+        """How many ghost curves of earlier runs are drawn."""
+        return self._extra_pairs
 
     @property
     def running(self) -> bool:
@@ -219,14 +211,6 @@ class TrainingExplorer:
         """
         config = self._config_from_controls() if config is None else config
         return self._session(config, self._supersede())
-
-    # -- display -------------------------------------------------------------------
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)
 
     # -- scheduling ----------------------------------------------------------------
     def _controls_changed(self, change) -> None:
@@ -347,13 +331,11 @@ class TrainingExplorer:
         self.figure.add_scatter(x=steps, y=np.array([r.accuracy for r in self.records]), name=label,
                                 legendgroup="ghosts", showlegend=False, line=faded,
                                 hoverinfo="skip", row=1, col=2)
-        if self.ghosts > self.max_ghosts:  # drop the oldest pair
-            data = self.figure.data
-            self.figure.data = data[:_BASE_TRACES] + data[_BASE_TRACES + 2:]
+        self._trim_extra_pairs(self.max_ghosts)
 
     def _draw_surrogate(self, config: TrainConfig) -> None:
         v_mem = membrane_grid(config.spike_threshold, config.mode, 401)
-        y = surrogate_derivative(config.surrogate, v_mem, config.spike_threshold, config.mode)
+        y = surrogate_curve(config.surrogate, v_mem, config.spike_threshold, config.mode)
         with self.figure.batch_update():
             self.figure.data[_SURROGATE].x = v_mem
             self.figure.data[_SURROGATE].y = y
@@ -368,10 +350,6 @@ class TrainingExplorer:
         return dataclasses.replace(self._base, surrogate=self.panel.build_surrogate(),
                                    spike_threshold=spike_threshold, mode=mode, **values)
 
-    def _show_message(self, text: str) -> None:
-        self.message = text
-        self.panel.show_message(text)
-
 
 def _control_value(name: str, value: Any) -> Any:
     return _hidden_text(value) if name == "hidden" else value
@@ -385,9 +363,7 @@ def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
 
 
 def _describe(config: TrainConfig, short: bool = False) -> str:
-    surrogate = config.surrogate
-    values = ", ".join(f"{k}={format_number(v)}" for k, v in surrogate.values().items())
-    text = f"{type(surrogate).__name__}({values}), lr={format_number(config.lr)}"
+    text = f"{describe(config.surrogate)}, lr={format_number(config.lr)}"
     if short:
         return text
     reset = f"{config.reset}{' (detached)' if config.detach_reset else ''}"

@@ -8,7 +8,6 @@ Servers bind to 127.0.0.1 with a random token and are stopped by PID.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -29,25 +28,35 @@ def _noise(url: str) -> bool:
     return any(url.startswith(prefix) for prefix, _ in KNOWN_NOISE)
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "browser: drives a real browser (Chromium via Playwright)")
+#: Fixtures that start a JupyterLab or Voila server: a test using one is marked ``server``.
+SERVER_FIXTURES = {"lab", "voila"}
 
 
-def _unavailable(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set, so the browser tests must run: {reason}", pytrace=False)
-    pytest.skip(reason)
+@pytest.hookimpl(tryfirst=True)  # before -m selects by marker
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests here by what they use: every test that needs Chromium (the
+    ``chromium_path`` fixture, directly or through ``page``/``browser``/``lab``) is
+    ``browser``, and one that needs a server is also ``server`` (markers: pyproject.toml).
+    Tests of the harness's own comparisons need neither and stay in the fast tier."""
+    here = Path(__file__).parent
+    for item in items:
+        if here not in item.path.parents:
+            continue
+        if "chromium_path" in item.fixturenames:
+            item.add_marker(pytest.mark.browser)
+        if SERVER_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.server)
 
 
 @pytest.fixture(scope="session")
-def chromium_path() -> str:
+def chromium_path(unavailable) -> str:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        _unavailable("playwright is not installed (pip install -e '.[browser]')")
+        unavailable("playwright is not installed (pip install -e '.[browser]')")
     path = harness.find_chromium()
     if path is None:
-        _unavailable("no Chromium found (apt-get install chromium, or set SGEXPLORE_CHROMIUM)")
+        unavailable("no Chromium found (apt-get install chromium, or set SGEXPLORE_CHROMIUM)")
     return path
 
 

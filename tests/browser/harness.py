@@ -4,8 +4,8 @@ Also the two snapshots the tests compare: the kernel's widget state and the brow
 view of it, and :func:`view_mismatches`, which lists every difference.
 
 Everything binds to 127.0.0.1 with a random token; servers run in their own process
-group and are stopped by PID. See ``/work/shared/research/notebook-stack.md`` §4-5
-for why each flag is there.
+group and are stopped by PID. See ``docs/front-end-pitfalls.md#browser-tests`` for why
+each flag is there.
 """
 
 from __future__ import annotations

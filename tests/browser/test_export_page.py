@@ -11,9 +11,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pytest
-
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 EXPORTED = dict(mu=0.1, sigma=0.3, grad_scale=1.0)
 THRESHOLD = 1.0

@@ -15,8 +15,6 @@ import pytest
 import harness
 from widget_page import WidgetPage, figure_ys, move_a_slider
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 RUN_TIMEOUT_MS = 600_000  # the sweep and training notebooks run for a while on 2 cores
 # Plots plotly.js has drawn (laid out, with an SVG) in the open notebook; LIVE: in widgets.

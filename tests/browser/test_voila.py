@@ -22,8 +22,6 @@ import pytest
 import harness
 from widget_page import WidgetPage, drag_slider
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
 APP = harness.REPO / "apps" / "explorer.ipynb"
 # Voila writes each output into the page as JSON before its front-end renders it.
 SERVED_OUTPUT = re.compile(r'<script type="application/vnd\.voila\.cell-output\+json">\s*(.*?)\s*</script>', re.S)

@@ -72,7 +72,7 @@ class WidgetPage:
 
     def check_no_echo(self, kernel):
         """No slider sent a value without being touched (a snapped echo would overwrite
-        values set in code; notebook-stack.md §4.4A)."""
+        values set in code; docs/front-end-pitfalls.md#slider-snapping-echo)."""
         sliders = {i["id"]: i["description"] for items in kernel.values() for i in items if i["kind"] == "slider"}
         echoes = [f"{sliders[c]}: {text[:200]}" for c, text in self.sent_updates
                   if c in sliders and '"value"' in text]

@@ -231,7 +231,10 @@ print(f"SingleExponential peak: thr=1 {peak_at_1:.3f}, thr=2 {peak_at_2:.3f}; "
 # ## 1.8 Your own surrogate
 #
 # A surrogate is one small frozen dataclass with declared parameters and a `grad` method. Registering
-# it makes it appear in every explorer, with sliders built from its declarations and no UI code.
+# it makes it appear in every explorer displayed from then on, with sliders built from its
+# declarations and no UI code. `check_surrogate` then checks the contract every built-in passes:
+# validation from the declarations, primitive′ = surrogate, peak and area against numerics, the
+# spike's backward exactly the surrogate, and every dtype.
 # Here is a raised cosine, $\sigma'(x) = \frac{1}{2w}\bigl(1+\cos(\pi x/w)\bigr)$ for $\lvert x\rvert<w$,
 # whose area is 1 for every width $w$:
 
@@ -240,7 +243,7 @@ from dataclasses import dataclass
 
 import torch
 
-from sgexplore import Surrogate, register
+from sgexplore import Surrogate, check_surrogate, register
 from sgexplore.params import param
 
 
@@ -249,12 +252,15 @@ from sgexplore.params import param
 class RaisedCosine(Surrogate):
     """(1 + cos(pi x / w)) / (2 w) for |x| < w, else 0; area 1."""
 
-    width: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 2.0, 0.05), absolute=True,
+    width: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 2.0, 0.05), convention="absolute",
                          doc="half-width of the bump (absolute)")
 
     def grad(self, v_mem, spike_threshold):
         x = v_mem - spike_threshold
         return (torch.abs(x) < self.width) * (1 + torch.cos(math.pi * x / self.width)) / (2 * self.width)
+
+
+check_surrogate(RaisedCosine)  # raises SurrogateContractError, listing every failure, if one fails
 
 # %% tags=["nbval-ignore-output"]
 explorer_with_cosine = SurrogateExplorer(surrogate="RaisedCosine")
