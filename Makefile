@@ -9,6 +9,10 @@ BIN        := $(VENV)/bin
 # JupyterLab refuses to run as root without --allow-root (CI runs as root).
 ROOT_FLAG  := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# jupytext's JupyterLab extension (for the notebook sources) fails to load in Voila's page;
+# tests/browser/harness.py starts Voila with the same flag.
+VOILA_DENYLIST := --VoilaConfiguration.extension_denylist=jupyterlab-jupytext
+
 .PHONY: help lab demo test unit notebooks install install-test clean
 
 # Each target is documented by a "## make X: summary" line (then "##" lines of detail);
@@ -62,7 +66,8 @@ lab: install
 demo: $(VENV)/.installed-demo
 	@TOKEN=$$($(BIN)/python -c "import secrets; print(secrets.token_hex(16))"); \
 	echo "Voila app: http://127.0.0.1:$(DEMO_PORT)/?token=$$TOKEN"; \
-	$(BIN)/voila apps/explorer.ipynb --no-browser --port=$(DEMO_PORT) --Voila.ip=127.0.0.1 --token=$$TOKEN
+	$(BIN)/voila apps/explorer.ipynb --no-browser --port=$(DEMO_PORT) --Voila.ip=127.0.0.1 --token=$$TOKEN \
+		$(VOILA_DENYLIST)
 
 ## make test: the whole suite, then the notebooks' stored outputs (nbval, strict mode).
 test: install-test

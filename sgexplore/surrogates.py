@@ -108,15 +108,24 @@ def normal_cdf(x: torch.Tensor, mu: float, sigma: float) -> torch.Tensor:
 
 
 def _validating_threshold(method: Callable, single: bool) -> Callable:
-    """Wrap a subclass's own ``peak``/``area``/``primitive`` in the base class's threshold check."""
+    """Wrap a subclass's own ``peak``/``area``/``primitive`` in the base class's threshold check.
+
+    The threshold is the argument named ``spike_threshold``, or else the last positional one
+    (``peak(self, thr)``, ``primitive(self, v, thr)``).
+    """
+    signature = inspect.signature(method)
+    positional = [p.name for p in signature.parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    name = "spike_threshold" if "spike_threshold" in signature.parameters else \
+        (positional[-1] if len(positional) > (2 if not single else 1) else None)
+    check = _single_threshold if single else check_threshold
 
     @functools.wraps(method)
     def checked(self, *args, **kwargs):
-        bound = inspect.signature(method).bind(self, *args, **kwargs)
+        bound = signature.bind(self, *args, **kwargs)
         bound.apply_defaults()
-        if "spike_threshold" in bound.arguments:
-            threshold = bound.arguments["spike_threshold"]
-            (_single_threshold if single else check_threshold)(threshold)
+        if name is not None and name in bound.arguments:
+            check(bound.arguments[name])
         return method(*bound.args, **bound.kwargs)
 
     checked.__sgexplore_validated__ = True
@@ -151,7 +160,8 @@ class Surrogate:
         super().__init_subclass__(**kwargs)
         for name, single in (("peak", True), ("area", True), ("primitive", False)):
             method = cls.__dict__.get(name)
-            if callable(method) and not getattr(method, "__sgexplore_validated__", False):
+            # plain functions only: a staticmethod or classmethod override is left as it is
+            if inspect.isfunction(method) and not getattr(method, "__sgexplore_validated__", False):
                 setattr(cls, name, _validating_threshold(method, single))
 
     def __post_init__(self) -> None:
@@ -223,7 +233,8 @@ class Surrogate:
     def _area(self, spike_threshold: float) -> float:
         L = self.length_scale(spike_threshold)
         ends = torch.tensor([spike_threshold - 60 * L, spike_threshold + 60 * L], dtype=torch.float64)
-        return float(torch.diff(self._primitive(ends, spike_threshold))[0])
+        # primitive, not _primitive: a user's own closed-form primitive override is used
+        return float(torch.diff(self.primitive(ends, spike_threshold))[0])
 
     # -- introspection ---------------------------------------------------------
     @classmethod

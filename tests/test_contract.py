@@ -168,3 +168,40 @@ def test_a_users_own_peak_area_and_primitive_overrides_are_validated_the_same_wa
             s.primitive(torch.zeros(2), bad)
     assert calls == []  # the override never ran with a bad threshold
     assert s.peak() == 1.0 and s.area(2.0) == 1.0 and calls == ["peak", "area"]
+
+
+def test_overrides_with_another_argument_name_are_validated_too():
+    @dataclasses.dataclass(frozen=True)
+    class Renamed(Bump):
+        def peak(self, thr=1.0):
+            return 1.0
+
+        def primitive(self, v, thr=1.0):
+            return v
+
+    with pytest.raises(ValueError, match="spike_threshold"):
+        Renamed().peak(-1.0)
+    with pytest.raises(ValueError, match="spike_threshold"):
+        Renamed().primitive(torch.zeros(2), thr=0.0)
+
+
+def test_a_staticmethod_override_still_works():
+    @dataclasses.dataclass(frozen=True)
+    class Static(Bump):
+        @staticmethod
+        def area(spike_threshold=1.0):
+            return 7.0
+
+    assert Static().area() == 7.0
+
+
+def test_the_numeric_area_uses_a_users_own_primitive():
+    @dataclasses.dataclass(frozen=True)
+    class OwnPrimitive(sg.Surrogate):
+        def grad(self, v_mem, spike_threshold):
+            return torch.zeros_like(v_mem)
+
+        def primitive(self, v_mem, spike_threshold=1.0):
+            return 3.0 * torch.sigmoid(v_mem - spike_threshold)
+
+    assert OwnPrimitive().area() == pytest.approx(3.0)

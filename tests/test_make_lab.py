@@ -68,3 +68,14 @@ def test_make_lab_binds_localhost_with_token(tmp_path, repo_root, free_port):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
+
+
+def test_make_demo_starts_voila_as_the_browser_tests_do(repo_root):
+    import sys
+    sys.path.insert(0, str(repo_root / "tests" / "browser"))
+    try:
+        from harness import VOILA_DENYLIST
+    finally:
+        sys.path.pop(0)
+    makefile = (repo_root / "Makefile").read_text(encoding="utf-8")
+    assert f"VOILA_DENYLIST := {VOILA_DENYLIST}" in makefile and "$(VOILA_DENYLIST)" in makefile

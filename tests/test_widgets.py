@@ -509,3 +509,36 @@ def test_an_explorer_lists_a_surrogate_registered_after_it_was_built(own_registr
     np.testing.assert_array_equal(curve(explorer), before)
     explorer.controls["surrogate"].value = "LateBump"
     assert explorer.surrogate == LateBump()
+
+
+def test_refreshing_the_list_notifies_nobody_and_keeps_the_choice(own_registry):
+    explorer = SurrogateExplorer("Gaussian")
+    seen = []
+    explorer.controls["surrogate"].observe(lambda change: seen.append(change["new"]), names="value")
+
+    @register
+    @dataclass_frozen
+    class Quiet(Surrogate):
+        def grad(self, v_mem, spike_threshold):
+            return torch.ones_like(v_mem)
+
+    explorer._repr_mimebundle_()
+    assert "Quiet" in explorer.controls["surrogate"].options
+    assert seen == [] and explorer.controls["surrogate"].value == "Gaussian"
+
+
+def test_a_surrogate_registered_again_under_its_name_replaces_the_old_one(own_registry):
+    def make(height):
+        @register
+        @dataclass_frozen
+        class Again(Surrogate):
+            def grad(self, v_mem, spike_threshold):
+                return torch.full_like(v_mem, height)
+        return Again
+
+    make(1.0)
+    explorer = SurrogateExplorer("Again")
+    assert np.allclose(curve(explorer), 1.0)
+    second = make(2.0)  # a notebook cell run twice
+    explorer._repr_mimebundle_()
+    assert explorer.panel.surrogate_class is second and np.allclose(curve(explorer), 2.0)

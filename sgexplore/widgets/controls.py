@@ -155,9 +155,8 @@ class SurrogatePanel:
 
     def _known_classes(self) -> Dict[str, Type[Surrogate]]:
         classes = registry()
-        name = self._initial_class.__name__
-        if classes.get(name) is not self._initial_class:
-            classes[name] = self._initial_class  # an unregistered instance still gets a slot
+        # an unregistered instance still gets a slot (a registered name keeps the registry's class)
+        classes.setdefault(self._initial_class.__name__, self._initial_class)
         return classes
 
     def refresh_choices(self) -> None:
@@ -166,18 +165,25 @@ class SurrogatePanel:
         The chosen surrogate and its sliders stay as they are; nothing is recomputed.
         """
         classes = self._known_classes()
-        if list(classes) == list(self._classes):
+        if classes == self._classes:  # same names bound to the same classes
             return
         self._classes = classes
         dropdown = self.controls["surrogate"]
         chosen = dropdown.value
-        # Replacing the options moves the selection to the first entry; put it back unseen.
-        dropdown.unobserve(self._surrogate_chosen, names="value")
-        try:
-            dropdown.options = list(classes)
-            dropdown.value = chosen
-        finally:
-            dropdown.observe(self._surrogate_chosen, names="value")
+        # ipywidgets moves the selection to the first entry whenever the options change, unless
+        # the widget is still initialising (a private traitlets flag, checked with ipywidgets 8.1).
+        # Set that flag for the swap, then point the index at the chosen name: its value never
+        # changes, so no observer fires, and the browser gets one message.
+        with dropdown.hold_sync():
+            dropdown._initializing_traits_ = True
+            try:
+                dropdown.options = list(classes)
+            finally:
+                dropdown._initializing_traits_ = False
+            dropdown.index = list(classes).index(chosen)
+        if self.surrogate_class is not self._shown_class:
+            self._set_param_controls(self.surrogate_class, {})  # re-registered under the same name
+            self._notify(None)
 
     # -- reading the controls --------------------------------------------------
     @property
@@ -242,6 +248,7 @@ class SurrogatePanel:
             self.controls[name] = slider
             sliders.append(slider)
         self._current_params = list(cls.params())
+        self._shown_class = cls
         self._param_box.children = sliders
 
     def _surrogate_chosen(self, change) -> None:

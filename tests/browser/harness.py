@@ -174,12 +174,18 @@ def start_lab(serve_dir: Path, workdir: Path) -> Server:
     return start_server("lab", argv, port, token, workdir, "/api/status", jupyter_env(workdir))
 
 
+#: As in the Makefile's demo target: jupytext's JupyterLab extension (installed for the
+#: notebook sources) fails to load in Voila's page ("shared module" console error).
+VOILA_DENYLIST = "--VoilaConfiguration.extension_denylist=jupyterlab-jupytext"
+
+
 def start_voila(notebook: Path, workdir: Path) -> Server:
     """Voila as ``make demo`` starts it."""
     token = secrets.token_hex(16)
     port = free_port()
     argv = [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
-            "--Voila.ip=127.0.0.1", f"--token={token}", "--ServerApp.port_retries=0"]
+            "--Voila.ip=127.0.0.1", f"--token={token}", "--ServerApp.port_retries=0",
+            VOILA_DENYLIST]
     # Voila serves no /api/status; a static file answers once the server is up (without
     # running the notebook, which every visit to "/" does).
     return start_server("voila", argv, port, token, workdir, "/voila/static/voila.js", jupyter_env(workdir))
