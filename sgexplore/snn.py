@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from .params import Param, field_for, params_of, validate_value
-from .spike import MAX_SPIKES, MODE, reset_subtract, reset_to_value, spike
+from .spike import MODE, reset_subtract, reset_to_value, spike
 from .surrogates import SPIKE_THRESHOLD, Surrogate, check_threshold
 
 __all__ = ["RESETS", "BETA", "RESET", "DETACH_RESET", "RECURRENT", "WEIGHT_SCALE", "LAYER_SIZE",

@@ -4,10 +4,9 @@ import dataclasses
 import math
 
 import pytest
-import torch
 
 from sgexplore import surrogates as sg
-from sgexplore.params import (CONVENTIONS, Param, format_number, markdown_settings, param, params_of,
+from sgexplore.params import (CONVENTIONS, Param, format_number, markdown_settings, params_of,
                               validate_value)
 from sgexplore.snn import LIFParameters
 from sgexplore.surrogates import SPIKE_THRESHOLD, describe
