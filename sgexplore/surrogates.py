@@ -654,14 +654,15 @@ class SigmoidDerivative(Surrogate):
     Computed as ``e / (1 + e)^2`` with ``e = exp(-|slope x|)``, which never overflows
     (snntorch's ``exp(-kx)/(exp(-kx)+1)^2`` turns into NaN far below threshold) and needs
     one exponential where two sigmoids need two. Peak ``grad_scale slope / 4`` (2.5 at the default
-    slope 10, Zenke & Vogels' beta; slope 4 gives peak 1), area ``grad_scale``. ``slope`` is absolute.
+    slope 10, the slope Zenke & Vogels call beta, not the membrane decay of ``sgexplore.snn``;
+    slope 4 gives peak 1), area ``grad_scale``. ``slope`` is absolute.
     """
 
     slope: float = field_for(SLOPE)
     grad_scale: float = field_for(GRAD_SCALE)
 
     formulas: ClassVar[Formulas] = Formulas(
-        "grad_scale · slope · σ(slope·x) · σ(−slope·x)",
+        "grad_scale · slope · logistic(slope·x) · logistic(−slope·x)",
         peak="grad_scale · slope / 4", area="grad_scale",
         source="Zenke & Vogels, Neural Comput. 33:899 (2021), sigmoid′")
 

@@ -68,7 +68,7 @@ class SweepSetting:
 
 #: Zenke & Vogels' three shapes (Fig. 3): SuperSpike's fast sigmoid, the sigmoid derivative and
 #: Esser et al.'s triangle. Their widths are chosen so that at equal peak they also have equal
-#: area (0.2 at peak 1, the fast sigmoid's at beta = 10): only the form differs.
+#: area (0.2 at peak 1, the fast sigmoid's at slope 10): only the form differs.
 ZENKE_VOGELS_SHAPES = (FastSigmoid(slope=10.0), SigmoidDerivative(slope=20.0), Triangle(grad_width=0.2))
 
 #: The task and network every setting trains, spelled out so that changes to the

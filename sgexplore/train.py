@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from . import surrogates, tasks
-from .params import field_for, param, params_of, validate_value
+from .params import field_for, format_number, param, params_of, validate_value
 from .snn import BETA, DETACH_RESET, LAYER_SIZE, RECURRENT, RESET, SNN, WEIGHT_SCALE
 from .spike import MODE
 from .surrogates import SPIKE_THRESHOLD, Surrogate, describe
@@ -327,14 +327,40 @@ def _stream(config: TrainConfig) -> Iterator[StepRecord]:
 # ---------------------------------------------------------------------------
 
 def _surrogate_flags() -> dict:
-    """Flag destination -> (parameter name, declaration) for every registered surrogate's parameters."""
+    """Flag destination -> (parameter name, declaration) for every registered surrogate's parameters.
+
+    The declaration is the first registered surrogate's; :func:`_surrogate_flag_help` describes
+    every surrogate's own.
+    """
+    return {dest: (name, users[0][1]) for dest, (name, users) in _surrogate_flag_users().items()}
+
+
+def _surrogate_flag_users() -> dict:
+    """Flag destination -> (parameter name, [(surrogate name, declaration), ...]), registry order."""
     config_fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    flags = {}
-    for cls in surrogates.registry().values():
+    flags: dict = {}
+    for surrogate_name, cls in surrogates.registry().items():
         for name, declaration in cls.params().items():
             dest = f"surrogate_{name}" if name in config_fields else name
-            flags.setdefault(dest, (name, declaration))
+            flags.setdefault(dest, (name, []))[1].append((surrogate_name, declaration))
     return flags
+
+
+def _declaration_text(declaration) -> str:
+    """Meaning, convention, valid values and default of one surrogate's parameter."""
+    doc, convention = declaration.doc, declaration.convention_text()
+    meaning = doc if convention in doc else f"{doc} ({convention})"
+    return f"{meaning}; in {declaration.range_text()}, default {format_number(declaration.default, 6)}"
+
+
+def _surrogate_flag_help(name: str, users) -> str:
+    """A surrogate flag's help: per surrogate (those with the same declaration together), what
+    the value means and how it relates to the threshold, e.g. grad_width is relative to thr for
+    SingleExponential but absolute for Triangle."""
+    groups: dict = {}
+    for surrogate_name, declaration in users:
+        groups.setdefault(_declaration_text(declaration), []).append(surrogate_name)
+    return f"{name}: " + " | ".join(f"{', '.join(names)}: {text}" for text, names in groups.items())
 
 
 def _help(text: str) -> str:
@@ -365,10 +391,10 @@ def _parser() -> argparse.ArgumentParser:
             config.add_argument(flag, dest=f.name, default=None,
                                 help=f"{f.metadata['doc']} (default {f.default})")
     group = parser.add_argument_group("surrogate parameters (apply to the chosen --surrogate)")
-    for dest, (name, d) in _surrogate_flags().items():
+    for dest, (name, users) in _surrogate_flag_users().items():
         group.add_argument("--" + dest.replace("_", "-"), dest="sp_" + dest, type=float,
                            default=None, metavar=name.upper(),
-                           help=_help(f"{name}: {d.doc}; in {d.range_text()}"))
+                           help=_help(_surrogate_flag_help(name, users)))
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 

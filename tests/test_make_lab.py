@@ -1,5 +1,12 @@
-"""`make lab` really serves the notebooks on 127.0.0.1 behind a token."""
+"""`make lab` really serves a working copy of the notebooks on 127.0.0.1 behind a token.
 
+The working copy (``LAB_DIR``, ``lab/`` by default, ignored by git) gets each notebook it
+lacks; a student's own copy is never overwritten, and notebooks/ is never written, so
+JupyterLab's autosave cannot break ``make test`` or dirty ``git status``.
+"""
+
+import hashlib
+import json
 import os
 import re
 import signal
@@ -9,6 +16,61 @@ import urllib.error
 import urllib.request
 
 import pytest
+
+
+def _tracked_notebooks(repo_root):
+    return sorted((repo_root / "notebooks").glob("*.ipynb"))
+
+
+def _digests(paths):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+
+
+def _student_notebook(marker):
+    """A minimal valid notebook, as a student's edited copy."""
+    return json.dumps({"cells": [{"cell_type": "markdown", "id": "mine", "metadata": {},
+                                  "source": [marker]}],
+                       "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def _make_plan(repo_root, lab_dir):
+    done = subprocess.run(["make", "-n", "--no-print-directory", "lab", f"LAB_DIR={lab_dir}"],
+                          cwd=repo_root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_the_default_working_copy_is_lab_and_git_ignores_it(repo_root):
+    makefile = (repo_root / "Makefile").read_text()
+    assert re.search(r"^LAB_DIR\s*\?=\s*lab\s*$", makefile, re.M)
+    done = subprocess.run(["git", "check-ignore", "-q", "lab/01_surrogate_shapes.ipynb"], cwd=repo_root)
+    assert done.returncode == 0, "lab/ is not ignored by git"
+    serve = [line for line in _make_plan(repo_root, "lab").splitlines() if "jupyter lab" in line]
+    assert len(serve) == 1 and re.search(r"jupyter lab lab ", serve[0]), serve
+    assert " notebooks " not in serve[0] + " "
+
+
+def test_make_lab_copies_only_the_notebooks_missing_from_the_working_copy(repo_root, tmp_path):
+    names = [p.name for p in _tracked_notebooks(repo_root)]
+    assert names
+    fresh = tmp_path / "fresh" / "lab"  # its parent does not exist either
+    plan = _make_plan(repo_root, fresh)
+    copies = re.findall(r"^cp notebooks/(\S+) (\S+)$", plan, re.M)
+    assert sorted(c[0] for c in copies) == names and all(c[1] == f"{fresh}/{c[0]}" for c in copies)
+    assert f"jupyter lab {fresh} " in plan
+    # run those copy steps for real: the folder is created and holds exact copies
+    done = subprocess.run(["make", "-s", f"LAB_DIR={fresh}", *(c[1] for c in copies)], cwd=repo_root,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _digests(fresh.glob("*.ipynb")) == _digests(_tracked_notebooks(repo_root))
+    # a student's own copy is kept: no copy step for it, the others are still made
+    student = tmp_path / "student"
+    student.mkdir()
+    (student / names[0]).write_text(_student_notebook("my notes"))
+    plan = _make_plan(repo_root, student)
+    copied = re.findall(r"^cp notebooks/(\S+) ", plan, re.M)
+    assert names[0] not in copied and sorted(copied) == names[1:], plan
+    assert _make_plan(repo_root, fresh).count("\ncp ") == 0  # nothing missing, nothing copied
 
 
 def _status(url):
@@ -34,12 +96,20 @@ def _listening_addresses(port):
 
 
 @pytest.mark.server
-def test_make_lab_binds_localhost_with_token(tmp_path, repo_root, free_port):
+def test_make_lab_serves_a_working_copy_on_localhost_with_token(tmp_path, repo_root, free_port):
     port = free_port
+    tracked = _tracked_notebooks(repo_root)
+    before = _digests(tracked)
+    lab_dir = tmp_path / "lab"
+    lab_dir.mkdir()
+    own = lab_dir / tracked[0].name
+    own.write_text(_student_notebook("a student's own copy"))
+    own_bytes = own.read_bytes()
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
     log = open(tmp_path / "lab.log", "w+")
-    proc = subprocess.Popen(["make", "-s", "lab", f"LAB_PORT={port}"], cwd=repo_root, env=env,
+    proc = subprocess.Popen(["make", "-s", "lab", f"LAB_PORT={port}", f"LAB_DIR={lab_dir}"],
+                            cwd=repo_root, env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         token = None
@@ -59,8 +129,14 @@ def test_make_lab_binds_localhost_with_token(tmp_path, repo_root, free_port):
             time.sleep(0.5)
         assert _status(f"{base}/api/status?token={token}") == 200
         assert _status(f"{base}/api/status") == 403          # no token, no access
-        assert _status(f"{base}/api/contents/01_surrogate_shapes.ipynb?token={token}&content=0") in (200, 404)
         assert _listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only (IPv4 hex)
+        # it serves the working copy: every notebook there, the student's own one kept
+        for notebook in tracked:
+            assert _status(f"{base}/api/contents/{notebook.name}?token={token}&content=0") == 200
+        with urllib.request.urlopen(f"{base}/api/contents/{own.name}?token={token}", timeout=5) as r:
+            assert "a student's own copy" in json.dumps(json.load(r)["content"])
+        assert own.read_bytes() == own_bytes
+        assert _digests(lab_dir.glob("*.ipynb")) == dict(before, **{own.name: _digests([own])[own.name]})
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -68,6 +144,8 @@ def test_make_lab_binds_localhost_with_token(tmp_path, repo_root, free_port):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
+    assert _digests(tracked) == before  # notebooks/ is never written
+    assert own.read_bytes() == own_bytes
 
 
 def test_make_demo_starts_voila_as_the_browser_tests_do(repo_root):

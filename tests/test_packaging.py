@@ -158,3 +158,73 @@ def test_readme_python_examples_run(tmp_path, repo_root):
         assert done.returncode == 0, f"README example {i} failed:\n{block}\n{done.stderr}"
         if "registry()" in block:
             assert "Heaviside" in done.stdout
+
+
+def test_license_is_an_spdx_string_that_setuptools_reads_without_deprecation(repo_root):
+    import warnings
+
+    from setuptools.config.pyprojecttoml import apply_configuration
+    from setuptools.dist import Distribution
+
+    data = tomllib.loads((repo_root / "pyproject.toml").read_text())
+    assert data["project"]["license"] == "MIT"
+    (setuptools_req,) = [Requirement(r) for r in data["build-system"]["requires"]
+                         if Requirement(r).name == "setuptools"]
+    # the SPDX string form (PEP 639) needs setuptools 77; older ones reject it
+    assert not setuptools_req.specifier.contains("76.1") and setuptools_req.specifier.contains("77.0")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dist = apply_configuration(Distribution(), repo_root / "pyproject.toml")
+    assert dist.metadata.license_expression == "MIT"
+    about_license = [str(w.message) for w in caught if "licen" in str(w.message).lower()]
+    assert not about_license, about_license
+
+
+def _other_machine_env(repo_root, name="OTHER_MACHINE_ENV"):
+    found = re.search(rf"^{name}\s*:?=\s*(.+?)\s*$", (repo_root / "Makefile").read_text(), re.M)
+    assert found, f"the Makefile defines no {name}"
+    return dict(item.split("=", 1) for item in found.group(1).split())
+
+
+def test_make_test_runs_strict_nbval_again_as_another_machine(repo_root):
+    env = _other_machine_env(repo_root)
+    assert env["ATEN_CPU_CAPABILITY"] == "avx2" and env["MKL_ENABLE_INSTRUCTIONS"] == "AVX2"
+    assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "2"
+    code, plan = _make(repo_root, "-n", "test")
+    assert code == 0, plan
+    nbval = [line for line in plan.splitlines() if "--nbval " in line]
+    assert len(nbval) == 3, nbval
+    strict = "-m pytest --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg notebooks/"
+    assert all(line.endswith(strict) for line in nbval), nbval
+    assert "ATEN_CPU_CAPABILITY" not in nbval[0]
+    assert nbval[1].startswith("env " + " ".join(f"{k}={v}" for k, v in env.items()) + " ")
+    baseline = _other_machine_env(repo_root, "BASELINE_MACHINE_ENV")
+    assert baseline["ATEN_CPU_CAPABILITY"] == "default" and baseline["OMP_NUM_THREADS"] == "1"
+    assert nbval[2].startswith("env " + " ".join(f"{k}={v}" for k, v in baseline.items()) + " ")
+
+
+@pytest.mark.slow  # starts a kernel, as nbval does: a few seconds
+def test_the_other_machine_env_reaches_torch_in_an_nbval_kernel(repo_root):
+    """nbval's kernel inherits the environment: torch there uses 2 threads and AVX2 kernels."""
+    import platform
+    import sys
+
+    from jupyter_client.manager import start_new_kernel
+
+    env = dict(os.environ, **_other_machine_env(repo_root))
+    for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # the count must come from the Makefile
+        assert env[key] == "2"
+    manager, client = start_new_kernel(kernel_name="python3", env=env, cwd=str(repo_root))
+    try:
+        printed = []
+        client.execute_interactive(
+            "import sys, torch; print(sys.executable, torch.get_num_threads(), "
+            "torch.backends.cpu.get_cpu_capability())",
+            output_hook=lambda m: printed.append(m["content"].get("text", "")), timeout=60)
+    finally:
+        manager.shutdown_kernel(now=True)
+    executable, threads, capability = "".join(printed).split()
+    assert executable == sys.executable  # --nbval-current-env: this interpreter
+    assert threads == "2"
+    if platform.machine() in ("x86_64", "AMD64"):
+        assert capability == "AVX2"

@@ -195,6 +195,38 @@ def test_every_field_and_every_surrogate_parameter_has_a_flag():
             assert "--" + spelled in flags or "--surrogate-" + spelled in flags, name
 
 
+def _flag_help(flag):
+    (action,) = [a for a in _parser()._actions if flag in a.option_strings]
+    return action.help.replace("%%", "%")
+
+
+def test_a_shared_surrogate_flag_says_each_surrogates_meaning_and_convention():
+    config_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    for cls_name, cls in surrogates.registry().items():
+        for name, declaration in cls.params().items():
+            spelled = name.replace("_", "-")
+            text = _flag_help(("--surrogate-" if name in config_fields else "--") + spelled)
+            assert text.startswith(name + ": "), text
+            groups = dict(part.split(": ", 1) for part in text[len(name) + 2:].split(" | "))
+            (mine,) = [g for names, g in groups.items() if cls_name in names.split(", ")]
+            assert declaration.doc in mine and declaration.convention_text() in mine, (cls_name, name, mine)
+            assert declaration.range_text() in mine and f"default {declaration.default:g}" in mine
+
+
+def test_grad_width_help_is_relative_only_for_single_exponential(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps the help text
+    grad_width = out.split("--grad-width GRAD_WIDTH ", 1)[1].split(" --slope", 1)[0]
+    parts = grad_width.removeprefix("grad_width: ").split(" | ")
+    relative = [p for p in parts if "relative to thr" in p or "units of the threshold" in p]
+    assert len(relative) == 1 and relative[0].startswith("SingleExponential: "), parts
+    for absolute in ("PeriodicExponential", "Triangle", "Box"):
+        (part,) = [p for p in parts if absolute in p.split(": ", 1)[0].split(", ")]
+        assert "(absolute" in part and "relative" not in part, part
+    assert "Triangle: half-width of the triangle (absolute); in (0, inf), default 1" in grad_width
+
+
 def test_cli_flags_build_the_config():
     args = _parser().parse_args(["--surrogate", "MultiGaussian", "--sigma", "0.3", "--steps", "200",
                                  "--hidden", "32", "16", "--detach-reset", "--alpha", "1.5"])
@@ -225,3 +257,34 @@ def test_cli_bad_values_exit_2_with_a_message(argv, name, capsys):
     err = capsys.readouterr().err
     assert exit_info.value.code == 2
     assert name in err and "Traceback" not in err
+
+
+_LOSSES_SCRIPT = """
+import json, sys, torch
+from sgexplore.train import TrainConfig, train
+config = TrainConfig(steps=40, threads=int(sys.argv[1]))
+print(json.dumps([torch.backends.cpu.get_cpu_capability(), [r.loss for r in train(config)]]))
+"""
+
+
+@pytest.mark.slow  # two fresh interpreters, each training 40 steps
+def test_a_non_chaotic_run_agrees_across_simulated_machines_within_a_tolerance():
+    """README, "What is reproducible": another CPU's kernels and thread count change the last
+    bits, not the curve, of a well-behaved run."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    runs = []
+    for capability, threads in (("default", "1"), ("avx2", "2")):
+        env = dict(os.environ, ATEN_CPU_CAPABILITY=capability, MKL_ENABLE_INSTRUCTIONS="AVX2")
+        done = subprocess.run([sys.executable, "-c", _LOSSES_SCRIPT, threads], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        runs.append(json.loads(done.stdout))
+    (first_capability, first), (_, second) = runs
+    assert first_capability == "DEFAULT"  # the environment really changed the kernels
+    assert len(first) == len(second) == 40
+    assert first[-1] < 0.8 * first[0]  # it learns: not a flat, trivially equal curve
+    assert second == pytest.approx(first, rel=1e-4)

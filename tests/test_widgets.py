@@ -230,6 +230,74 @@ def test_reset_restores_declared_defaults():
     np.testing.assert_allclose(curve(explorer), default)
 
 
+def test_reset_restores_the_values_the_explorer_was_built_with():
+    explorer = SurrogateExplorer(surrogate="Gaussian", sigma=0.3, spike_threshold=2.0, normalise="peak")
+    built = curve(explorer).copy()
+    for name, value in [("sigma", 1.0), ("mu", 0.5), ("spike_threshold", 1.0), ("normalise", "none")]:
+        explorer.controls[name].value = value
+    explorer.reset()
+    assert explorer.surrogate == surrogates.Gaussian(sigma=0.3) and explorer.spike_threshold == 2.0
+    assert explorer.controls["normalise"].value == "peak" and explorer.view.normalise == "peak"
+    np.testing.assert_array_equal(curve(explorer), built)
+
+    # another surrogate than the built one: its declared defaults; the threshold as built
+    explorer.controls["surrogate"].value = "Triangle"
+    explorer.controls["grad_width"].value = 0.5
+    explorer.controls["spike_threshold"].value = 1.0
+    explorer.reset()
+    assert explorer.surrogate == surrogates.Triangle() and explorer.spike_threshold == 2.0
+    explorer.controls["surrogate"].value = "Gaussian"  # choosing it again shows its declared defaults
+    assert explorer.surrogate == surrogates.Gaussian()
+    explorer.reset()  # and reset brings back the values it was built with
+    assert explorer.surrogate == surrogates.Gaussian(sigma=0.3)
+
+
+def test_reset_restores_an_off_grid_value_given_in_code():
+    explorer = SurrogateExplorer("Gaussian", sigma=0.123)
+    explorer.controls["surrogate"].value = "Box"
+    explorer.controls["surrogate"].value = "Gaussian"  # rebuilt sliders: 0.123 is not on the grid
+    explorer.reset()
+    assert explorer.surrogate == surrogates.Gaussian(sigma=0.123) and explorer.message == ""
+
+
+def test_pinned_curves_are_normalised_like_the_current_curve():
+    explorer = SurrogateExplorer("Gaussian", sigma=0.3, grad_scale=5.0)
+    raw, raw_primitive = curve(explorer).copy(), curve(explorer, 1).copy()
+    explorer.pin()
+    explorer.controls["normalise"].value = "peak"
+    explorer.controls["sigma"].value = 0.4
+    explorer.pin()  # pinned while normalised: kept raw, drawn normalised
+    for index in (3, 5):
+        assert curve(explorer, index).max() == pytest.approx(1.0, rel=1e-5)
+    np.testing.assert_allclose(curve(explorer, 3), raw / raw.max(), rtol=1e-5)
+    np.testing.assert_allclose(curve(explorer, 4), raw_primitive / raw.max(), rtol=1e-5)
+    explorer.controls["normalise"].value = "area"
+    for index in (4, 6):  # each pin's primitive ends at 1, like the current one
+        assert curve(explorer, index)[-1] == pytest.approx(1.0, rel=1e-4)
+    explorer.controls["normalise"].value = "none"
+    np.testing.assert_array_equal(curve(explorer, 3), raw)
+    np.testing.assert_array_equal(curve(explorer, 5), curve(explorer))  # the sigma=0.4 curve, raw
+    assert explorer.message == ""
+
+
+def test_a_pin_that_cannot_be_normalised_stays_raw_and_the_message_says_so():
+    explorer = SurrogateExplorer("Heaviside")  # area infinite, peak 1/thr
+    raw = curve(explorer).copy()
+    explorer.pin()
+    explorer.controls["surrogate"].value = "Gaussian"
+    explorer.controls["normalise"].value = "area"
+    assert curve(explorer, 1)[-1] == pytest.approx(1.0, rel=1e-4)  # the current curve is normalised
+    np.testing.assert_array_equal(curve(explorer, 3), raw)
+    assert "1 pinned curve cannot be normalised to area 1" in explorer.message
+    assert "Heaviside" in explorer.message and "Heaviside" in explorer.panel.message_box.value
+    explorer.controls["normalise"].value = "peak"  # a finite peak: normalised, no message
+    assert explorer.message == ""
+    explorer.controls["grad_scale"].value = 10.0
+    explorer.controls["normalise"].value = "area"
+    explorer.clear_pins()
+    assert explorer.message == "" and explorer.pins == 0
+
+
 def test_snapshot_for_late_views_holds_the_current_curve():
     explorer = SurrogateExplorer()
     explorer.controls["sigma"].value = 0.3
@@ -311,6 +379,22 @@ def test_changing_a_control_retrains_from_the_same_seed_and_ghosts_the_old_run()
     assert explorer.config.hidden == (8, 8) and explorer.config.detach_reset
     assert list(explorer.figure.data[4].x) == ["hidden 1", "hidden 2", "readout"]
     assert [r.loss for r in explorer.records] == losses(explorer.config)
+
+
+def test_training_reset_restores_the_values_the_explorer_was_built_with():
+    explorer = tiny_explorer(surrogate="Gaussian", steps=8, lr=0.05, sigma=0.3)
+    built = explorer.config
+    with explorer.panel.hold():  # no retraining for each change: this test is about reset
+        for name, value in [("steps", 10), ("lr", 0.1), ("batch_size", 8), ("hidden", "8, 8"),
+                            ("sigma", 1.0), ("spike_threshold", 1.5), ("mode", "multi")]:
+            explorer.controls[name].value = value
+    changed = explorer._config_from_controls()
+    assert (changed.steps, changed.hidden, changed.surrogate.sigma, changed.mode) == (10, (8, 8), 1.0, "multi")
+    explorer.reset()
+    assert explorer.config == built and explorer.message == ""
+    assert explorer.controls["steps"].value == 8 and explorer.controls["hidden"].value == "16"
+    assert explorer.controls["batch_size"].value == TINY.batch_size  # from config=, not the global 64
+    assert [r.loss for r in explorer.records] == losses(built)
 
 
 def test_ghosts_are_capped_and_cleared():
@@ -542,3 +626,16 @@ def test_a_surrogate_registered_again_under_its_name_replaces_the_old_one(own_re
     second = make(2.0)  # a notebook cell run twice
     explorer._repr_mimebundle_()
     assert explorer.panel.surrogate_class is second and np.allclose(curve(explorer), 2.0)
+
+
+def test_displaying_the_widget_itself_refreshes_the_list_too(own_registry):
+    explorer = SurrogateExplorer("Gaussian")
+
+    @register
+    @dataclass_frozen
+    class ViaWidget(Surrogate):
+        def grad(self, v_mem, spike_threshold):
+            return torch.ones_like(v_mem)
+
+    explorer.widget._repr_mimebundle_()  # what a notebook's `explorer.widget` line does
+    assert "ViaWidget" in explorer.controls["surrogate"].options

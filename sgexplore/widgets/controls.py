@@ -109,6 +109,12 @@ class SurrogatePanel:
     replaces the parameter sliders (same dict object, same container) and calls
     ``on_change(change)``; so does every other control change larger than float noise.
     ``mode_param`` declares the spike modes offered; the max_spikes slider exists only with "max".
+
+    Reset (:meth:`reset_values`) restores the values the panel was built with: the threshold,
+    the mode, max_spikes, each control added with :meth:`add_observed` (its ``default``) and,
+    while the surrogate the panel was built with is chosen, that surrogate's parameters as
+    given. After the user chose another surrogate, its parameters go back to that class's
+    declared defaults (the panel was never given values for it); the surrogate stays.
     """
 
     def __init__(self, surrogate: Union[str, Surrogate], spike_threshold: float, mode: str,
@@ -126,13 +132,16 @@ class SurrogatePanel:
             style=_DESCRIPTION_STYLE, layout={"width": "300px"})
         self.controls["spike_threshold"] = threshold_control(spike_threshold)
         self.controls["mode"] = declared_control("mode", mode_param, mode)
-        self._defaults = {"spike_threshold": SPIKE_THRESHOLD.default, "mode": mode_param.default}
         if "max" in mode_param.choices:
             self.controls["max_spikes"] = declared_control("max_spikes", MAX_SPIKES, max_spikes)
             self.controls["max_spikes"].disabled = mode != "max"
-            self._defaults["max_spikes"] = MAX_SPIKES.default
+        # what reset restores: the values as built (a control holds the declared default for None)
+        self._defaults = {key: self.controls[key].value
+                          for key in ("spike_threshold", "mode", "max_spikes") if key in self.controls}
+        self._initial_values = initial.values()
         self.reset_button = W.Button(description="reset to defaults", icon="undo",
-                                     tooltip="every control back to its default (the surrogate stays)")
+                                     tooltip="every control back to the value it started with "
+                                             "(the surrogate stays)")
         self.readout = W.HTML()
         self.message_box = W.HTML()
         self._param_box = W.VBox()
@@ -216,10 +225,14 @@ class SurrogatePanel:
 
     # -- changing the controls -------------------------------------------------
     def reset_values(self) -> None:
-        """Every control back to its default (the chosen surrogate stays), without notifying."""
+        """Every control back to the value the panel was built with (the chosen surrogate
+        stays; another surrogate than the initial one gets its declared defaults), without
+        notifying."""
+        initial = self.surrogate_class is self._initial_class
         with self.hold():
             for name, declaration in self.surrogate_class.params().items():
-                self.controls[name].value = declaration.default
+                value = self._initial_values.get(name, declaration.default) if initial else declaration.default
+                _set_value(self.controls[name], declaration, value)
             for key, value in self._defaults.items():
                 self.controls[key].value = value
 
@@ -233,7 +246,8 @@ class SurrogatePanel:
             self._holding = False
 
     def add_observed(self, name: str, control: W.Widget, default: Any) -> None:
-        """Register another control: its changes call ``on_change``; reset sets ``default``."""
+        """Register another control: its changes call ``on_change``; reset sets ``default``
+        (an explorer passes the value it was built with)."""
         self.controls[name] = control
         self._defaults[name] = default
         control.observe(self._control_changed, names="value")
@@ -265,6 +279,16 @@ class SurrogatePanel:
     def _notify(self, change: Dict[str, Any]) -> None:
         if not self._holding:
             self._on_change(change)
+
+
+def _set_value(control: W.ValueWidget, declaration: Param, value: Any) -> None:
+    """Set a declared control to ``value``, widening its range or grid if it lies outside
+    (a value given in code need not be on the declared slider)."""
+    if isinstance(control, W.SelectionSlider) and not any(_close(v, value) for _, v in control.options):
+        control.options = grid_options(declaration, value)
+    elif isinstance(control, W.IntSlider):
+        control.min, control.max = int(min(control.min, value)), int(max(control.max, value))
+    control.value = value
 
 
 def came_from_browser(change: Optional[Dict[str, Any]]) -> bool:

@@ -8,17 +8,20 @@ message line. Subclasses compute and draw; this class does the bookkeeping.
 
 from __future__ import annotations
 
-from typing import List
+from typing import Callable, List
 
 import ipywidgets as W
 import plotly.graph_objects as go
 
 from .controls import SurrogatePanel
 from .figures import refresh_snapshot
+from .static import static_bundle
 
 __all__ = ["Explorer"]
 
 CONTROLS_WIDTH = "500px"
+# Written under the static picture, which only a viewer without a kernel shows.
+STATIC_NOTE = "static picture: run the notebook for the live widget"
 
 
 class Explorer:
@@ -57,15 +60,47 @@ class Explorer:
 
     def _layout(self, controls: List[W.Widget]) -> W.HBox:
         """Controls in a column on the left, the figure on the right."""
-        return W.HBox([W.VBox(controls, layout={"width": CONTROLS_WIDTH}), self.figure])
+        return _ExplorerBox([W.VBox(controls, layout={"width": CONTROLS_WIDTH}), self.figure],
+                            figure=self.figure, name=type(self).__name__,
+                            before_display=self.panel.refresh_choices)
 
     # -- display -------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs):
-        self.panel.refresh_choices()
         return self.widget._repr_mimebundle_(**kwargs)
 
     def _ipython_display_(self):
         from IPython.display import display
 
-        self.panel.refresh_choices()
-        display(self.widget)
+        bundle = self._repr_mimebundle_()
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, None)
+        display(data, metadata=metadata, raw=True)
+
+
+class _ExplorerBox(W.HBox):
+    """The explorer's top widget. Its display bundle has the live widget view plus a static
+    picture of the figure and a short text, so that a viewer without a kernel (GitHub,
+    nbviewer, a static HTML export, JupyterLab on a reopened notebook) shows the picture
+    instead of the widget's text repr; with a kernel the widget view outranks both
+    (docs/front-end-pitfalls.md#static-figure-fallback). Displaying ``explorer`` and
+    ``explorer.widget`` both get it.
+    """
+
+    def __init__(self, children, figure: go.FigureWidget, name: str,
+                 before_display: Callable[[], None], **kwargs):
+        super().__init__(children, **kwargs)
+        self._static_figure = figure
+        self._static_name = name
+        self._before_display = before_display
+
+    def _repr_mimebundle_(self, **kwargs):
+        # offer every surrogate registered by now, whether `explorer` or `explorer.widget` is shown
+        self._before_display()
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, None)
+        data = dict(data)
+        try:
+            data.update(static_bundle(self._static_figure, STATIC_NOTE))
+        except Exception:  # noqa: BLE001 - the live widget must show even if the picture fails
+            pass
+        data["text/plain"] = f"{self._static_name} (run the notebook to use the live widget)"
+        return (data, metadata) if metadata is not None else data

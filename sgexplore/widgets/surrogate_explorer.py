@@ -8,7 +8,8 @@ the true forward: a step in ``single`` mode, a staircase in ``multi``/``max`` mo
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from dataclasses import dataclass
+from typing import List, Optional, Union
 
 import ipywidgets as W
 import numpy as np
@@ -27,6 +28,22 @@ __all__ = ["SurrogateExplorer", "MAX_PINS"]
 MAX_PINS = 6
 _BASE_TRACES = 3  # derivative, primitive, true forward; pins come after
 _PANELS = [("x", "y"), ("x2", "y2")]
+
+
+@dataclass(frozen=True)
+class _Pin:
+    """A pinned curve as computed (not normalised), with what normalising it needs."""
+
+    label: str
+    derivative: np.ndarray
+    primitive: np.ndarray
+    peak: float
+    area: float
+
+    def scaled(self, normalise: str):
+        """(derivative, primitive, note) under ``normalise``; raw with a note when impossible."""
+        factor, _applied, note = normalisation(normalise, self.peak, self.area)
+        return self.derivative * factor, self.primitive * factor, note
 
 
 def _new_figure() -> go.FigureWidget:
@@ -56,6 +73,9 @@ class SurrogateExplorer(Explorer):
     from code redraws before the assignment returns, so it can be followed by an assert
     on ``figure.data[0].y`` (the surrogate curve). Bad input shows ``message`` in the UI
     and leaves the figure as it was. Display ``explorer`` (or ``explorer.widget``).
+
+    Pinned curves are normalised like the current curve, each by its own peak or area; a
+    pin whose peak or area cannot be scaled to 1 stays raw, and ``message`` says so.
     """
 
     def __init__(self, surrogate: Union[str, Surrogate] = "MultiGaussian", spike_threshold: float = 1.0,
@@ -68,12 +88,15 @@ class SurrogateExplorer(Explorer):
         self.panel.add_observed("normalise", W.ToggleButtons(
             options=NORMALISE, value=normalise, description="normalise",
             tooltip="scale to peak 1 or area 1, to compare shapes apart from scale",
-            style={"description_width": "110px", "button_width": "70px"}), default="none")
+            style={"description_width": "110px", "button_width": "70px"}), default=normalise)
         self._points = points
         self.message = ""
         self.base_traces = _BASE_TRACES
         self.figure = _new_figure()
         self._view: Optional[SurrogateView] = None
+        self._pins: List[_Pin] = []       # oldest first, one per pair of pin traces
+        self._pins_normalise = normalise  # the normalisation the pin traces are drawn with
+        self._pin_note = ""
         self._apply(self._compute())  # bad constructor input raises ValueError here
 
         pin_button = W.Button(description="pin curve", icon="thumb-tack",
@@ -135,20 +158,37 @@ class SurrogateExplorer(Explorer):
         """Keep the current curves (dashed) to compare with later settings."""
         view = self._view
         label = f"{describe(view.surrogate)}, thr={format_number(view.spike_threshold)}"
+        raw = view if view.normalise == "none" else surrogate_view(
+            view.surrogate, view.spike_threshold, view.mode, view.max_spikes, "none", self._points)
+        pin = _Pin(label, raw.derivative, raw.primitive, view.peak, view.area)
+        derivative, primitive, _note = pin.scaled(self._pins_normalise)
         style = dict(dash="dash", width=1.5)
-        self.figure.add_scatter(x=view.v_mem, y=view.derivative, name=label, legendgroup=label,
+        self.figure.add_scatter(x=view.v_mem, y=derivative, name=label, legendgroup=label,
                                 line=style, opacity=0.75, row=1, col=1)
-        self.figure.add_scatter(x=view.v_mem, y=view.primitive, name=label, legendgroup=label,
+        self.figure.add_scatter(x=view.v_mem, y=primitive, name=label, legendgroup=label,
                                 showlegend=False, line=style, opacity=0.75, row=2, col=1)
+        self._pins = (self._pins + [pin])[-MAX_PINS:]
         self._trim_extra_pairs(MAX_PINS)
         refresh_snapshot(self.figure)
+        note = self._pins_note(self._pins_normalise)
+        if note != self._pin_note:
+            self._pin_note = note
+            self._show_message(view.note)
 
     def clear_pins(self) -> None:
         """Remove every pinned curve."""
+        self._pins = []
         self._clear_extra_pairs()
+        if self._pin_note:
+            self._pin_note = ""
+            self._show_message(self._view.note)
 
     def reset(self) -> None:
-        """Every control back to its default (the chosen surrogate stays) and redraw."""
+        """Every control back to the value the explorer was built with, and redraw.
+
+        The chosen surrogate stays; if it is not the one the explorer was built with, its
+        parameters go back to its declared defaults (see :class:`SurrogatePanel`).
+        """
         self.panel.reset_values()
         self._controls_changed(None)
 
@@ -177,10 +217,34 @@ class SurrogateExplorer(Explorer):
             self.figure.layout.title.text = view.title
             self.figure.layout.yaxis.title.text = "dS/dv" + scaled
             self.figure.layout.yaxis2.title.text = "S" + scaled
+            requested = self.controls["normalise"].value
+            if requested != self._pins_normalise:
+                self._rescale_pins(requested)
         refresh_snapshot(self.figure)
         self._view = view
         self.panel.show_readout(view.peak, view.area)
         self._show_message(view.note)
+
+    def _rescale_pins(self, normalise: str) -> None:
+        """Redraw every pin under ``normalise`` (inside the caller's batch update)."""
+        for index, pin in enumerate(self._pins):
+            derivative, primitive, _note = pin.scaled(normalise)
+            first = self.base_traces + 2 * index
+            self.figure.data[first].y = derivative
+            self.figure.data[first + 1].y = primitive
+        self._pins_normalise = normalise
+        self._pin_note = self._pins_note(normalise)
+
+    def _pins_note(self, normalise: str) -> str:
+        raw = [pin.label for pin in self._pins if pin.scaled(normalise)[2]]
+        if not raw:
+            return ""
+        return (f"{len(raw)} pinned curve{'s' if len(raw) > 1 else ''} cannot be normalised to "
+                f"{normalise} 1 and stay{'' if len(raw) > 1 else 's'} raw: " + "; ".join(raw))
+
+    def _show_message(self, text: str) -> None:
+        """The current curve's message, then what is true of the pins (raw ones)."""
+        super()._show_message(" ".join(part for part in (text, self._pin_note) if part))
 
     def _controls_changed(self, change) -> None:
         # An observer must never raise: anything unexpected becomes a message too.

@@ -132,10 +132,9 @@ class TrainingExplorer(Explorer):
                                     surrogate_params, on_change=self._controls_changed,
                                     mode_param=TRAIN_MODE)
         self.controls = self.panel.controls
-        defaults = TrainConfig()
-        for name in TRAINING_FIELDS:
-            self.panel.add_observed(name, _training_control(name, getattr(base, name)),
-                                    default=_control_value(name, getattr(defaults, name)))
+        for name in TRAINING_FIELDS:  # reset restores the values the explorer was built with
+            value = _control_value(name, getattr(base, name))
+            self.panel.add_observed(name, _training_control(name, getattr(base, name)), default=value)
         self._base = base
         self.live = live
         self.max_ghosts = max_ghosts
@@ -185,7 +184,11 @@ class TrainingExplorer(Explorer):
         self._clear_extra_pairs()
 
     def reset(self) -> None:
-        """Every control back to its default (the chosen surrogate stays), then retrain."""
+        """Every control back to the value the explorer was built with, then retrain.
+
+        The chosen surrogate stays; if it is not the one the explorer was built with, its
+        parameters go back to its declared defaults (see :class:`SurrogatePanel`).
+        """
         self._reset(browser=False)
 
     @property
