@@ -55,8 +55,8 @@ explorer.widget
 # controls back to the values this explorer was built with; the chosen surrogate stays.
 #
 # The cells marked *Check* build their own explorer (`checker`, never displayed), drive it from
-# code and compare what it draws with the formula in the text. The explorers you see keep the
-# state their cell built until you move them; read the checks as worked examples.
+# code, compare what it draws with the formula in the text, and close it. The explorers you see
+# keep the state their cell built until you move them; read the checks as worked examples.
 
 # %% [markdown]
 # ## 1.2 The family
@@ -103,6 +103,7 @@ assert abs(v[grad.argmax()] - (checker.spike_threshold + 0.2)) < 0.02
 assert abs(np.trapezoid(grad, v) - 1.0) < 1e-2
 print(f"drawn peak within 1% of the formula {expected_peak:.4f}, at v = thr + 0.2 within 0.02; "
       "drawn area within 0.01 of 1")
+checker.close()  # done checking: free its widgets (a reloaded page restores every open one)
 
 # %% [markdown]
 # ## 1.4 MultiGaussian: negative side lobes
@@ -134,6 +135,7 @@ assert by_hand < 0 and abs(drawn - by_hand) < 1e-4
 assert abs(checker.view.area - (1 - 0.3)) < 1e-9
 print(f"value 1.8 above threshold: formula {by_hand:.4f}, drawn within 1e-4 of it; "
       f"area readout {1 - 0.3:.2f} = 1 - h")
+checker.close()
 
 # %% [markdown]
 # ## 1.5 window: the one-sided step
@@ -153,6 +155,7 @@ thr = checker.spike_threshold
 below, above = np.interp(thr - 0.6, v, grad), np.interp(thr - 0.4, v, grad)
 assert below == 0 and abs(above - 1 / thr) < 1e-9
 print(f"at thr - 0.6: {below:.2f}; at thr - 0.4: {above:.2f}")
+checker.close()
 
 # %% [markdown]
 # ## 1.6 grad_width and grad_scale; peak versus area
@@ -191,6 +194,7 @@ area = np.trapezoid(np.asarray(normalised.y, dtype=float), np.asarray(normalised
 assert abs(area - 1.0) < 1e-2
 print(f"drawn peak within 0.1% of grad_scale/(thr·w) = {10.0 / (thr * 0.25):.1f}, drawn area within 1% "
       f"of 2·grad_scale = {2 * 10.0:.1f}; normalised to area: within 0.01 of 1")
+checker.close()
 
 # %% [markdown]
 # ## 1.7 Relative versus absolute parameters
@@ -223,6 +227,7 @@ gauss_peak_at_2 = float(np.max(checker.figure.data[0].y))
 assert abs(gauss_peak_at_2 - 1 / (0.5 * math.sqrt(2 * math.pi))) < 1e-2
 print(f"SingleExponential peak: thr=1 {1 / 0.5:.1f}, thr=2 {1 / (2 * 0.5):.1f} (drawn, within 1%); "
       f"Gaussian peak at thr=2: {1 / (0.5 * math.sqrt(2 * math.pi)):.4f} as at thr=1 (drawn, within 0.01)")
+checker.close()
 
 # %% [markdown]
 # ## 1.8 Your own surrogate
@@ -274,6 +279,7 @@ v, grad = np.asarray(curve.x, dtype=float), np.asarray(curve.y, dtype=float)
 assert abs(grad.max() - 1 / 0.25) < 1e-2 * 4
 assert abs(np.trapezoid(grad, v) - 1.0) < 1e-2
 print("RaisedCosine(width=0.25): drawn peak within 1% of 1/w = 4, drawn area within 0.01 of 1")
+checker.close()
 
 # %% [markdown]
 # ## Exercises

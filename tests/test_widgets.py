@@ -639,3 +639,15 @@ def test_displaying_the_widget_itself_refreshes_the_list_too(own_registry):
 
     explorer.widget._repr_mimebundle_()  # what a notebook's `explorer.widget` line does
     assert "ViaWidget" in explorer.controls["surrogate"].options
+
+
+@pytest.mark.filterwarnings("ignore:Widget.widgets is deprecated:DeprecationWarning")
+def test_close_frees_every_widget_of_an_explorer():
+    import ipywidgets
+
+    for build in (lambda: SurrogateExplorer("Gaussian"), lambda: TrainingExplorer(live=False, steps=5)):
+        before = set(ipywidgets.Widget.widgets)
+        explorer = build()
+        assert set(ipywidgets.Widget.widgets) - before  # building it opened widgets
+        explorer.close()
+        assert not set(ipywidgets.Widget.widgets) - before, "widgets left open after close()"

@@ -53,6 +53,27 @@ class Explorer:
         self.figure.data = self.figure.data[:self.base_traces]
         refresh_snapshot(self.figure)
 
+    def close(self) -> None:
+        """Close every widget of this explorer, its figure, layouts and styles included.
+
+        For an explorer that is never shown (a notebook's check cell): a page that reloads
+        restores every open widget from the kernel, and each figure's model is large.
+        """
+        seen = set()
+
+        def close_tree(widget: W.Widget) -> None:
+            if id(widget) in seen or not isinstance(widget, W.Widget):
+                return
+            seen.add(id(widget))
+            for child in getattr(widget, "children", None) or ():
+                close_tree(child)
+            for part in ("layout", "style"):
+                close_tree(getattr(widget, part, None))
+            widget.close()
+
+        for widget in (self.widget, self.figure, *self.panel.controls.values()):
+            close_tree(widget)
+
     # -- message and layout ---------------------------------------------------------
     def _show_message(self, text: str) -> None:
         self.message = text
