@@ -2,12 +2,13 @@
 
 :class:`WidgetPage` knows each displayed root widget's model id and DOM node, asks the
 kernel for the state of the widgets under it and compares that with what the browser
-shows (:func:`harness.view_mismatches`). :func:`move_a_slider` is the interaction check
-the Lab test uses.
+shows (:func:`harness.view_mismatches`). :func:`move_a_slider` and
+:func:`drag_first_sliders` are the interaction checks the Lab test uses.
 """
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -89,16 +90,50 @@ def figure_ys(items):
     return [i["y"] for i in items if i["kind"] == "figure"]
 
 
-def first_interactive(view, kernel):
-    """(root output, index in its widget walk) of the first visible slider next to a figure."""
+def figure_state(items):
+    """Each figure's curves and title, as JSON text: equal states give equal text (a NaN
+    gap too, which ``==`` on the lists would call different)."""
+    return json.dumps([(i["y"], i["title"]) for i in items if i["kind"] == "figure"])
+
+
+def interactive_roots(view, kernel):
+    """(root output, index in its widget walk of its first visible slider, or None) for
+    every root that shows a figure."""
+    found = []
     for root in view.roots:
         items = kernel[root["model_id"]]
         if not any(i["kind"] == "figure" and not i["hidden"] for i in items):
             continue
-        for n, item in enumerate(items):
-            if item["kind"] == "slider" and not item["hidden"] and not item["range"]:
-                return root, n
-    return None, None
+        index = next((n for n, i in enumerate(items)
+                      if i["kind"] == "slider" and not i["hidden"] and not i["range"]), None)
+        found.append((root, index))
+    return found
+
+
+def first_interactive(view, kernel):
+    """(root output, index in its widget walk) of the first visible slider next to a figure."""
+    return next(((root, n) for root, n in interactive_roots(view, kernel) if n is not None), (None, None))
+
+
+def slider_at(view, kernel, root, index):
+    """The DOM slider of item ``index`` of a root's widget walk (same order in both)."""
+    return view.page.locator(f'[data-sgx-output="{root["key"]}"] .widget-slider').nth(
+        sum(i["kind"] == "slider" for i in kernel[root["model_id"]][:index]))
+
+
+def settled(view, what, timeout=120.0, quiet=1.0):
+    """The kernel's widget state once the browser shows it and it has stopped changing for
+    ``quiet`` s (a TrainingExplorer streams its run after a change)."""
+    deadline = time.monotonic() + timeout
+    state = view.in_sync(what)
+    while True:
+        time.sleep(quiet)
+        again = view.in_sync(what)
+        if json.dumps(again, sort_keys=True) == json.dumps(state, sort_keys=True):
+            return again
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: the widgets kept changing for {timeout:.0f} s")
+        state = again
 
 
 def move_a_slider(view, kernel, artifacts, stem):
@@ -112,8 +147,7 @@ def move_a_slider(view, kernel, artifacts, stem):
     model_id = root["model_id"]
     created = figure_ys(kernel[model_id])
     drawn = plotted_paths(view, root["key"])
-    slider = page.locator(f'[data-sgx-output="{root["key"]}"] .widget-slider').nth(
-        sum(i["kind"] == "slider" for i in kernel[model_id][:index]))
+    slider = slider_at(view, kernel, root, index)
     handle = slider.locator(".noUi-handle")
     handle.scroll_into_view_if_needed()
 
@@ -138,6 +172,34 @@ def move_a_slider(view, kernel, artifacts, stem):
     page.screenshot(path=str(artifacts / f"{stem}-3-after-key.png"), full_page=True)
     page.locator(f'[data-sgx-output="{root["key"]}"]').screenshot(path=str(artifacts / f"{stem}-widget.png"))
     return model_id, created, current
+
+
+def drag_first_sliders(view, kernel, artifacts, stem, skip=()):
+    """Drag the first slider of every output that shows a figure (but the roots whose model
+    ids are in ``skip``) with the mouse, one output after the other. After each drag the
+    slider's value must change, the browser must show what the kernel holds once it has
+    settled, and what plotly.js drew under that output must have changed. Returns the
+    kernel's state after the last drag."""
+    roots = interactive_roots(view, kernel)
+    bare = [root["key"] for root, index in roots if index is None]
+    assert not bare, f"outputs {bare} show a figure but no slider to move"
+    for root, index in roots:
+        model_id, key = root["model_id"], root["key"]
+        if model_id in skip:
+            continue
+        slider = slider_at(view, kernel, root, index)
+        slider.locator(".noUi-handle").scroll_into_view_if_needed()
+        description = kernel[model_id][index]["description"]
+        before, drawn = kernel[model_id][index]["value"], plotted_paths(view, key)
+        drag_slider(view.page, slider)
+        what = f"output {key}, after a mouse drag of {description!r}"
+        view.in_sync(what, until=lambda state: state[model_id][index]["value"] != before)
+        kernel = settled(view, what)
+        assert plotted_paths(view, key) != drawn, \
+            f"{what}: the slider moved ({before!r} -> {kernel[model_id][index]['value']!r}) but no figure changed"
+        view.page.locator(f'[data-sgx-output="{key}"]').screenshot(
+            path=str(artifacts / f"{stem}-2-after-drag-{key}.png"))
+    return kernel
 
 
 def drag_slider(page, slider) -> int:
