@@ -36,7 +36,7 @@ __all__ = [
     "GRAD_SCALE", "SLOPE", "SPIKE_THRESHOLD",
     "Heaviside", "Gaussian", "MultiGaussian", "SingleExponential",
     "PeriodicExponential", "PeriodicExponentialSymmetric",
-    "FastSigmoid", "ArcTan", "SigmoidDerivative", "Triangle", "DampenedTriangle",
+    "SigmoidLike", "FastSigmoid", "ArcTan", "SigmoidDerivative", "Triangle", "DampenedTriangle",
     "Box", "StraightThrough", "TrueGradient",
 ]
 
@@ -573,9 +573,21 @@ class PeriodicExponentialSymmetric(PeriodicExponential):
 # The field's other standard surrogates
 # ---------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class SigmoidLike(Surrogate):
+    """What the sigmoid-like surrogates share: a steepness ``slope`` (1/voltage, absolute) and
+    a ``grad_scale``; they live within about ``1/slope`` of the threshold. Not registered."""
+
+    slope: float = field_for(SLOPE)
+    grad_scale: float = field_for(GRAD_SCALE)
+
+    def length_scale(self, spike_threshold):
+        return 1.0 / self.slope
+
+
 @register
 @dataclass(frozen=True)
-class FastSigmoid(Surrogate):
+class FastSigmoid(SigmoidLike):
     """SuperSpike / fast sigmoid (Zenke & Ganguli 2018): ``grad_scale / (slope |x| + 1)^2``.
 
     Peak ``grad_scale``, area ``2 grad_scale / slope``: a steeper slope with a fixed
@@ -583,16 +595,10 @@ class FastSigmoid(Surrogate):
     peak grows with the slope, is ``grad_scale = slope``. ``slope`` is absolute (1/voltage).
     """
 
-    slope: float = field_for(SLOPE)
-    grad_scale: float = field_for(GRAD_SCALE)
-
     formulas: ClassVar[Formulas] = Formulas(
         "grad_scale / (slope·|x| + 1)²",
         peak="grad_scale", area="2 · grad_scale / slope",
         source="Zenke & Ganguli, Neural Comput. 30:1514 (2018)")
-
-    def length_scale(self, spike_threshold):
-        return 1.0 / self.slope
 
     def grad(self, v_mem, spike_threshold):
         return self.grad_scale / (self.slope * torch.abs(v_mem - spike_threshold) + 1) ** 2
@@ -648,7 +654,7 @@ class ArcTan(Surrogate):
 
 @register
 @dataclass(frozen=True)
-class SigmoidDerivative(Surrogate):
+class SigmoidDerivative(SigmoidLike):
     """Derivative of the logistic sigmoid: ``grad_scale * slope * s(slope x) * s(-slope x)``.
 
     Computed as ``e / (1 + e)^2`` with ``e = exp(-|slope x|)``, which never overflows
@@ -658,16 +664,10 @@ class SigmoidDerivative(Surrogate):
     slope 4 gives peak 1), area ``grad_scale``. ``slope`` is absolute.
     """
 
-    slope: float = field_for(SLOPE)
-    grad_scale: float = field_for(GRAD_SCALE)
-
     formulas: ClassVar[Formulas] = Formulas(
         "grad_scale · slope · logistic(slope·x) · logistic(−slope·x)",
         peak="grad_scale · slope / 4", area="grad_scale",
         source="Zenke & Vogels, Neural Comput. 33:899 (2021), sigmoid′")
-
-    def length_scale(self, spike_threshold):
-        return 1.0 / self.slope
 
     def grad(self, v_mem, spike_threshold):
         decay = torch.exp(-torch.abs(self.slope * (v_mem - spike_threshold)))
