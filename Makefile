@@ -14,6 +14,13 @@ ROOT_FLAG  := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # jupytext's JupyterLab extension (for the notebook sources) fails to load in Voila's page;
 # tests/browser/harness.py starts Voila with the same flag.
 VOILA_DENYLIST := --VoilaConfiguration.extension_denylist=jupyterlab-jupytext
+# The demo's server settings (token, websocket guard, kernel cap and culling); the browser
+# tests start Voila with the same folder.
+VOILA_CONFIG := --Voila.config_file_paths=apps/server
+DEMO_ARGS ?=
+# The token travels in the environment (JUPYTER_TOKEN), never on a command line, which every
+# local user can read in /proc/PID/cmdline; the URL is printed only to this terminal.
+NEW_TOKEN := $(BIN)/python -c "import secrets; print(secrets.token_hex(16))"
 
 .PHONY: help lab demo test unit notebooks install install-test clean
 
@@ -43,11 +50,17 @@ $(TORCH_STAMP): | $(BIN)/python
 EXTRAS_notebook := notebook
 EXTRAS_test     := test,browser
 EXTRAS_demo     := browser
-# sinabs 3.1.3 is the numerical reference of the seed family; its pure-torch modules are
-# all the tests load, so skip its hardware tool-chain dependencies.
-NO_DEPS_test    := sinabs==3.1.3
+# The peers, installed without their dependencies so torch is never replaced:
+# - sinabs 3.1.3 is the numerical reference of the seed family (its hardware tool-chains,
+#   samna and friends, are not needed);
+# - snntorch, norse and spikingjelly are the frameworks sgexplore.interop targets; norse needs
+#   nir and nirtorch (nir 1.0.4, the newest sinabs 3.1.3 accepts; norse imports with it) and
+#   spikingjelly loguru. Their plain dependencies (matplotlib, h5py, pbr) are in the test extras.
+NO_DEPS_test    := sinabs==3.1.3 snntorch==1.0.0 norse==1.1.0 spikingjelly==2.0.0 \
+                   nir==1.0.4 nirtorch==2.6 loguru==0.7.3
 
-$(VENV)/.installed-%: pyproject.toml $(TORCH_STAMP)
+# Makefile too: a changed NO_DEPS_X list reinstalls.
+$(VENV)/.installed-%: pyproject.toml Makefile $(TORCH_STAMP)
 	$(if $(EXTRAS_$*),,$(error no install set "$*": define EXTRAS_$* in the Makefile))
 	$(BIN)/python -m pip install -q -e ".[$(EXTRAS_$*)]"
 	$(if $(NO_DEPS_$*),$(BIN)/python -m pip install -q --no-deps $(foreach p,$(NO_DEPS_$*),"$(p)"))
@@ -71,16 +84,18 @@ $(LAB_DIR)/%.ipynb: | notebooks/%.ipynb
 ## Copies each notebook missing from lab/ (git ignores it); your edited copies stay, and
 ## notebooks/ is never written. Delete a file in lab/ to get a fresh copy on the next make lab.
 lab: install $(LAB_NOTEBOOKS)
-	@echo "Starting JupyterLab on $(LAB_DIR)/ at 127.0.0.1:$(LAB_PORT); open the URL with ?token=... printed below."
-	$(BIN)/jupyter lab $(LAB_DIR) --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) $(ROOT_FLAG)
+	@JUPYTER_TOKEN=$$($(NEW_TOKEN)); export JUPYTER_TOKEN; \
+	echo "JupyterLab on $(LAB_DIR)/: http://127.0.0.1:$(LAB_PORT)/lab?token=$$JUPYTER_TOKEN"; \
+	exec $(BIN)/jupyter lab $(LAB_DIR) --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) $(ROOT_FLAG)
 
 ## make demo: the explorers as a Voila app (no code shown), on 127.0.0.1 behind a fresh token.
-## For lab demos and projectors; open the URL printed first.
+## For lab demos and projectors; open the URL printed first. Settings: apps/server/voila.py
+## (kernel cap, idle kernels freed within 50 s); override with DEMO_ARGS="--X.y=...".
 demo: $(VENV)/.installed-demo
-	@TOKEN=$$($(BIN)/python -c "import secrets; print(secrets.token_hex(16))"); \
-	echo "Voila app: http://127.0.0.1:$(DEMO_PORT)/?token=$$TOKEN"; \
-	$(BIN)/voila apps/explorer.ipynb --no-browser --port=$(DEMO_PORT) --Voila.ip=127.0.0.1 --token=$$TOKEN \
-		$(VOILA_DENYLIST)
+	@JUPYTER_TOKEN=$$($(NEW_TOKEN)); export JUPYTER_TOKEN; \
+	echo "Voila app: http://127.0.0.1:$(DEMO_PORT)/?token=$$JUPYTER_TOKEN"; \
+	exec $(BIN)/voila apps/explorer.ipynb --no-browser --port=$(DEMO_PORT) --Voila.ip=127.0.0.1 \
+		$(VOILA_CONFIG) $(VOILA_DENYLIST) $(DEMO_ARGS)
 
 # The second nbval run simulates another machine: AVX2 kernels instead of this CPU's best
 # (AVX-512 here) and 2 torch threads; nbval's kernel inherits the environment, and

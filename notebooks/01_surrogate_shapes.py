@@ -449,6 +449,69 @@ print("only the height changes:", ", ".join(changed_height))
 print(len(names) - len(changed_shape) - len(changed_height), "others only move with the threshold")
 
 # %% [markdown]
+# ## Take it to your framework
+#
+# A setting you chose here carries over exactly. Each explorer has a collapsed panel, *your
+# framework: copy as code, start from*: it shows the current surrogate as code for sinabs,
+# snntorch, SpikingJelly or norse, and loads a framework's built-in (with its defaults) into the
+# sliders. The same comes from code:
+#
+# * `translate(surrogate, framework, spike_threshold)` writes a runnable snippet. It uses the
+#   framework's own built-in where that is exactly the same function (`exact=True`) and sgexplore's
+#   adapter otherwise, and its notes say what does not carry over (for example `>` against `>=` at
+#   the threshold, or how the framework resets).
+# * `from_framework(framework, name, **params)` is the sgexplore surrogate equal to a built-in.
+#
+# Why an adapter: sinabs calls a surrogate as `surrogate(v_mem, spike_threshold)` and wants
+# dS/dv, which is what every surrogate here is. snntorch, SpikingJelly and norse call a *spike
+# function* with one argument, $x = v - \vartheta$, and want spikes forward. Called that way, a
+# surrogate here raises a TypeError that names the adapter, instead of returning surrogate values
+# that the framework would take for spikes.
+
+# %%
+from sgexplore.interop import from_framework, translate
+from sgexplore.surrogates import FastSigmoid, Gaussian
+
+print(translate(FastSigmoid(slope=25.0), "snntorch").code)   # snntorch's own fast_sigmoid
+print(translate(Gaussian(sigma=0.3), "snntorch").code)       # no snntorch built-in: the adapter
+print(from_framework("spikingjelly", "Sigmoid"))             # SpikingJelly's default surrogate
+print(from_framework("norse", "tanh", alpha=100.0))          # norse's "tanh" at its default alpha
+try:
+    Gaussian()(torch.zeros(3))                                # the way snntorch would call it
+except TypeError as error:
+    print("TypeError:", str(error)[:96], "...")
+
+# %% [markdown]
+# The same word means different things across frameworks: SpikingJelly's `SuperSpike(alpha)` has
+# `alpha` as its *height* (slope fixed at 1), snntorch's `fast_sigmoid(slope)` has a slope, and norse
+# 1.1.0's `"super"` ignores `alpha` altogether. The README's table lists every mapping.
+#
+# **Exercise 5.** Which SpikingJelly built-in is `Triangle(grad_width=0.5, grad_scale=2.0)`, with which
+# `alpha`? Work it out from the formulas, then check with `translate`.
+#
+# <details><summary>Hint</summary>
+#
+# SpikingJelly's `PiecewiseQuadratic(alpha)` has the gradient $\alpha - \alpha^2 |x|$ for
+# $|x| \le 1/\alpha$, and 0 outside. Write it as a triangle: height times $(1 - |x|/\text{half-width})$.
+#
+# </details>
+#
+# <details><summary>Answer</summary>
+#
+# $\alpha - \alpha^2|x| = \alpha (1 - \alpha |x|)$: a triangle of height $\alpha$ and half-width
+# $1/\alpha$. Height 2 and half-width 0.5 both give $\alpha = 2$: `surrogate.PiecewiseQuadratic(alpha=2.0)`,
+# an exact mapping.
+#
+# </details>
+
+# %%
+# Check (exercise 5)
+answer = translate(Triangle(grad_width=0.5, grad_scale=2.0), "spikingjelly")
+assert answer.exact and answer.builtin == "PiecewiseQuadratic"
+assert "surrogate.PiecewiseQuadratic(alpha=2.0)" in answer.code
+print(answer.code.splitlines()[2])
+
+# %% [markdown]
 # ## References
 #
 # * Neftci, Mostafa & Zenke (2019), *Surrogate gradient learning in spiking neural networks*, IEEE Signal Processing Magazine 36(6):51–63, doi:10.1109/MSP.2019.2931595.

@@ -16,7 +16,8 @@
 # $\beta$ always means that decay), $\vartheta$ the threshold, and $u[t]$ the membrane after the
 # reset by subtraction, which the next step starts from. A non-spiking leaky readout (same $\beta$)
 # integrates the hidden spikes, and the class scores are the readout's maximum over time. The loss is
-# the cross-entropy of those scores; the optimizer is Adam. Backpropagation through time uses the
+# the cross-entropy of those scores; the optimizer is Adam (`TrainConfig.optimizer`; notebook 5 also
+# uses plain gradient descent). Backpropagation through time uses the
 # surrogate $\sigma'(v - \vartheta)$ in place of $\partial S/\partial v$ at every spike.
 #
 # ## 3.2 The task
@@ -31,9 +32,11 @@
 #
 # Left: the surrogate controls of notebook 1 plus the training settings (learning rate, steps,
 # batch size, $\beta$, seed, reset, `detach_reset`, recurrent weights, hidden layers). Right: the loss
-# and accuracy of the current run, streamed while it trains; earlier runs stay as faded ghosts
-# (*clear ghosts* removes them); the surrogate in use; and the gradient norm of each layer at the
-# last step. A run that blows up says "diverged at step k".
+# (of each step's batch, and of the test set every `test_every` steps) and the accuracy of the
+# current run, streamed while it trains; earlier runs stay as faded ghosts (*clear ghosts* removes
+# them); the surrogate in use; the gradient norm of each layer at the last step; and, at the bottom,
+# where the hidden layers' membrane potentials are (the lens of notebook 5). A run that blows up
+# says "diverged at step k" and what was not finite.
 #
 # The explorer below starts with `FastSigmoid` (peak 1, slope 10) and a differentiable reset.
 # The check cells further down train their own runs with `train()`, so this explorer stays as
@@ -213,8 +216,9 @@ diverging.widget
 # Check: a diverging run ends with a message, not an error
 records = diverging.records if diverging.records else diverging.run()  # trained when it was built
 assert len(records) == 1 and records[-1].status == "diverged"
-assert diverging.message == f"diverged at step {records[-1].step}"
-print(diverging.message)
+# the message also names what was not finite (the loss, or which layer's gradient)
+assert diverging.message.startswith(f"diverged at step {records[-1].step}: ")
+print(f"diverged at step {records[-1].step}, and the message says what was not finite")
 
 # %% [markdown]
 # ## Exercises

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
 __all__ = ["Param", "param", "field_for", "params_of", "validate_value", "slider_values",
-           "format_number", "markdown_settings", "CONVENTIONS"]
+           "format_number", "markdown_settings", "CONVENTIONS", "ParamTypeError", "as_number", "shown"]
 
 _GRID_TOLERANCE = 1e-9
 
@@ -41,6 +41,28 @@ CONVENTIONS = {
     "relative": "relative to thr",         # measured in units of the spike threshold
     "absolute": "absolute",                # membrane-potential units, independent of thr
 }
+
+
+class ParamTypeError(TypeError, ValueError):
+    """A setting of the wrong type (a string for a number, a bool for a count, None).
+
+    A TypeError, and a ValueError as well, so that code which turns every bad setting into
+    a message by catching ValueError (the CLI, the explorers) catches this one too.
+    """
+
+
+def as_number(value: Any) -> Optional[float]:
+    """``value`` as a float, or None unless it is a real number (bools are not numbers here).
+
+    An int too large for a float (``10**400``) becomes ``inf`` with its sign, so a range
+    check reports it as out of range instead of raising OverflowError.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def format_number(value: float, digits: int = 4, infinity: str = "∞") -> str:
@@ -85,6 +107,9 @@ class Param:
     doc: str = ""
     integer: bool = False
     choices: Optional[Tuple[str, ...]] = None
+    #: Exact values on the slider besides its grid: the peer frameworks' defaults
+    #: (:mod:`sgexplore.interop`), so a setting carried over from them is not snapped.
+    marks: Tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.convention not in CONVENTIONS:
@@ -109,6 +134,9 @@ class Param:
             # Off-grid defaults are echoed back snapped by the browser slider, which then
             # overwrites values set from code (docs/front-end-pitfalls.md#slider-snapping-echo).
             raise ValueError(f"default {self.default} is not on the slider grid {self.slider}")
+        outside = [mark for mark in self.marks if not self.contains(mark)]
+        if not isinstance(self.marks, tuple) or outside:
+            raise ValueError(f"marks must be a tuple of values in {self.range_text()}; got {self.marks!r}")
 
     @property
     def kind(self) -> str:
@@ -142,13 +170,18 @@ class Param:
                 "real": f"a finite number in {self.range_text()}"}[self.kind]
 
     def contains(self, value: float) -> bool:
-        if math.isnan(value):
+        """True when ``value`` is a finite number in the valid range (never raises)."""
+        value = as_number(value)
+        if value is None or math.isnan(value):
             return False
         above = value > self.low if self.low_open else value >= self.low
         below = value < self.high if self.high_open else value <= self.high
         return above and below and math.isfinite(value)
 
     def on_grid(self, value: float) -> bool:
+        """True for a value on the slider's grid or one of its :attr:`marks`."""
+        if any(math.isclose(value, mark, rel_tol=_GRID_TOLERANCE) for mark in self.marks):
+            return True
         lo, _, step = self.slider
         position = (math.log10(value) - math.log10(lo)) / step if self.log else (value - lo) / step
         return abs(position - round(position)) < _GRID_TOLERANCE * max(1.0, abs(position))
@@ -179,16 +212,23 @@ def params_of(obj_or_cls: Any) -> Dict[str, Param]:
     }
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
+def shown(value: Any) -> str:
+    """``repr(value)`` cut to 40 characters, for error messages (never raises)."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - e.g. an int past Python's digit limit, a broken __repr__
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= 40 else text[:37] + "..."
 
 
 def validate_value(owner: str, name: str, declaration: Param, value: Any) -> Any:
-    """``value`` if valid for ``declaration`` (numbers as float or int), else ValueError.
+    """``value`` if valid for ``declaration`` (numbers as float or int), else an error.
 
-    The message names ``owner.name`` (or ``name`` when ``owner`` is empty) and the valid
-    values, e.g. ``TrainConfig.lr must be a finite number in (0, 10]; got -1``.
+    ValueError for a value of the right type outside the valid values, :class:`ParamTypeError`
+    (a TypeError that is also a ValueError) for a value of the wrong type. The message names
+    ``owner.name`` (or ``name`` when ``owner`` is empty) and the valid values, e.g.
+    ``TrainConfig.lr must be a finite number in (0, 10]; got -1``. An int too large for a
+    float (``10**400``) gets the same range message.
     """
     label = f"{owner}.{name}" if owner else name
     expected = f"{label} must be {declaration.expected_text()}"
@@ -196,26 +236,24 @@ def validate_value(owner: str, name: str, declaration: Param, value: Any) -> Any
     if kind == "choice":
         if isinstance(value, str) and value in declaration.choices:
             return value
-        raise ValueError(f"{expected}; got {_shown(value)}")
+        error = ValueError if isinstance(value, str) else ParamTypeError
+        raise error(f"{expected}; got {shown(value)}")
     if kind == "boolean":
         if isinstance(value, bool):
             return value
-        raise ValueError(f"{expected}; got {_shown(value)}")
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{expected}; got {_shown(value)} of type {type(value).__name__}")
-    try:
-        number = float(value)
-    except OverflowError:  # an int beyond float range, e.g. 10**400
-        raise ValueError(f"{expected}; got {_shown(value)}") from None
+        raise ParamTypeError(f"{expected}; got {shown(value)}")
+    number = as_number(value)
+    if number is None:
+        raise ParamTypeError(f"{expected}; got {shown(value)} of type {type(value).__name__}")
     if kind == "integer" and math.isfinite(number) and number != int(number):
-        raise ValueError(f"{expected}; got {_shown(value)}")
+        raise ValueError(f"{expected}; got {shown(value)}")
     if not declaration.contains(number):
-        raise ValueError(f"{expected}; got {_shown(value)}")
+        raise ValueError(f"{expected}; got {shown(value)}")
     return int(number) if kind == "integer" else number
 
 
 def slider_values(declaration: Param, count: Optional[int] = None) -> list:
-    """Every value on the slider grid (used for precomputed, kernel-free sliders)."""
+    """Every value on the slider grid, and its marks (used for precomputed, kernel-free sliders)."""
     lo, hi, step = declaration.slider
     if declaration.log:
         lo_e, hi_e = math.log10(lo), math.log10(hi)
@@ -227,6 +265,7 @@ def slider_values(declaration: Param, count: Optional[int] = None) -> list:
     if count is not None and count < len(values):
         stride = max(1, len(values) // count)
         values = values[::stride]
+    values = sorted(set(values) | set(declaration.marks))
     return [v for v in values if declaration.contains(v)]
 
 

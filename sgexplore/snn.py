@@ -26,8 +26,9 @@ from typing import List, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from .params import Param, field_for, params_of, validate_value
-from .spike import MODE, reset_subtract, reset_to_value, spike
+from .params import Param, ParamTypeError, field_for, params_of, validate_value
+from .spike import (DETACH_RESET, MODE, reset_subtract_unchecked, reset_to_value_unchecked, spike,
+                    spike_unchecked)
 from .surrogates import SPIKE_THRESHOLD, Surrogate, check_threshold
 
 __all__ = ["RESETS", "BETA", "RESET", "DETACH_RESET", "RECURRENT", "WEIGHT_SCALE", "LAYER_SIZE",
@@ -41,7 +42,6 @@ BETA = Param(0.9, low=0.0, high=1.0, slider=(0.0, 1.0, 0.01),
              doc="membrane decay per step (1 = no leak)")
 RESET = Param("subtract", choices=RESETS,
               doc="after a spike: subtract the threshold (v − s·thr), set v to zero, or no reset")
-DETACH_RESET = Param(False, doc="stop the gradient through the reset")
 RECURRENT = Param(False, doc="all-to-all recurrent weights in each hidden layer")
 WEIGHT_SCALE = Param(1.0, low=0.0, high=100.0, slider=(0.0, 5.0, 0.1),
                      doc="initial weights: std = weight_scale / sqrt(fan_in)")
@@ -82,19 +82,35 @@ class LIFParameters:
         spike(torch.zeros(1), self.spike_threshold, self.surrogate, self.mode, self.max_spikes)
 
 
-def lif_step(current: torch.Tensor, v_mem: torch.Tensor,
-             p: LIFParameters) -> Tuple[torch.Tensor, torch.Tensor]:
+def lif_step(current: torch.Tensor, v_mem: torch.Tensor, p: LIFParameters,
+             pre_spike: Optional[List[torch.Tensor]] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """One LIF time step: integrate ``current``, spike, reset. Returns ``(spikes, v_mem)``.
 
+    With a list as ``pre_spike`` the membrane the spike acts on (after integration, before
+    the spike and the reset) is appended to it, detached: what the membrane lens records.
+
     ``v_mem`` is the state after the previous step's reset; the returned ``v_mem`` is the
-    state after this step's reset.
+    state after this step's reset. The settings in ``p`` were validated when it was built,
+    so the spike and the reset run without their per-call checks, and no value of the
+    state is read (no device sync): a NaN or inf in it propagates to the loss, where
+    :func:`sgexplore.train.train` reports the run as diverged.
     """
+    if not isinstance(p, LIFParameters):
+        raise ParamTypeError(f"p must be LIFParameters; got {type(p).__name__}")
+    for name, tensor in (("current", current), ("v_mem", v_mem)):
+        if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
+            raise ParamTypeError(f"{name} must be a floating-point tensor; got {type(tensor).__name__}")
+    if current.shape != v_mem.shape:
+        raise ValueError(f"current and v_mem must have one shape; got {tuple(current.shape)} "
+                         f"and {tuple(v_mem.shape)}")
     v_mem = current.add(v_mem, alpha=p.beta)  # current + beta * v_mem, one autograd node
-    spikes = spike(v_mem, p.spike_threshold, p.surrogate, p.mode, p.max_spikes)
+    if pre_spike is not None:
+        pre_spike.append(v_mem.detach())
+    spikes = spike_unchecked(v_mem, p.spike_threshold, p.surrogate, p.mode, p.max_spikes)
     if p.reset == "subtract":
-        v_mem = reset_subtract(v_mem, spikes, p.spike_threshold, detach=p.detach_reset)
+        v_mem = reset_subtract_unchecked(v_mem, spikes, p.spike_threshold, detach=p.detach_reset)
     elif p.reset == "zero":
-        v_mem = reset_to_value(v_mem, spikes, 0.0, detach=p.detach_reset)
+        v_mem = reset_to_value_unchecked(v_mem, spikes, 0.0, detach=p.detach_reset)
     return spikes, v_mem
 
 
@@ -143,7 +159,8 @@ class LIFLayer(nn.Module):
         self.recurrent_weight = (_init_weight(n_out, n_out, weight_scale, generator)
                                  if recurrent else None)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, pre_spike: Optional[List[torch.Tensor]] = None) -> torch.Tensor:
+        """``pre_spike``: a list that receives each time step's membrane before the spike."""
         currents = torch.nn.functional.linear(x, self.weight)  # all time steps in one matmul
         v_mem = currents.new_zeros(currents.shape[1:])
         spikes = v_mem
@@ -151,7 +168,7 @@ class LIFLayer(nn.Module):
         for current in currents.unbind(0):
             if self.recurrent_weight is not None:
                 current = torch.addmm(current, spikes, self.recurrent_weight.t())
-            spikes, v_mem = lif_step(current, v_mem, self.p)
+            spikes, v_mem = lif_step(current, v_mem, self.p, pre_spike)
             out.append(spikes)
         return torch.stack(out)
 
@@ -170,9 +187,12 @@ class LeakyReadout(nn.Module):
 
 
 def _check_sizes(sizes: Sequence[int]) -> Tuple[int, ...]:
-    if not (isinstance(sizes, (list, tuple)) and len(sizes) >= 2):
-        raise ValueError("sizes must be a list [n_in, *hidden, n_out] of at least two "
-                         f"layer widths, each {LAYER_SIZE.expected_text()}; got {sizes!r}")
+    expected = ("sizes must be a list [n_in, *hidden, n_out] of at least two layer widths, "
+                f"each {LAYER_SIZE.expected_text()}")
+    if not isinstance(sizes, (list, tuple)):
+        raise ParamTypeError(f"{expected}; got {type(sizes).__name__}")
+    if len(sizes) < 2:
+        raise ValueError(f"{expected}; got {len(sizes)} width(s)")
     return tuple(validate_value("SNN", "sizes[]", LAYER_SIZE, n) for n in sizes)
 
 
@@ -191,7 +211,9 @@ class SNN(nn.Module):
             touching the global RNG).
 
     ``forward(x)`` takes ``(T, B, n_in)`` and returns the readout membrane ``(T, B, n_out)``;
-    ``forward(x, record=True)`` returns ``(readout, [spikes of each hidden layer])``.
+    ``forward(x, record=True)`` returns ``(readout, [spikes of each hidden layer])``;
+    a list as ``membranes`` receives each hidden layer's membrane before the spike,
+    ``(T, B, n)``, detached.
     """
 
     def __init__(self, sizes: Sequence[int], surrogate: Surrogate, beta: float = 0.9,
@@ -211,13 +233,17 @@ class SNN(nn.Module):
             for n_in, n_out in zip(sizes[:-2], sizes[1:-1]))
         self.readout = LeakyReadout(sizes[-2], sizes[-1], float(beta), weight_scale, generator)
 
-    def forward(self, x: torch.Tensor, record: bool = False
+    def forward(self, x: torch.Tensor, record: bool = False,
+                membranes: Optional[List[torch.Tensor]] = None
                 ) -> Union[torch.Tensor, Tuple[torch.Tensor, List[torch.Tensor]]]:
         if x.dim() != 3 or x.shape[-1] != self.sizes[0]:
             raise ValueError(f"input must have shape (T, B, {self.sizes[0]}); got {tuple(x.shape)}")
         spikes = []
         for layer in self.hidden:
-            x = layer(x)
+            pre_spike: Optional[List[torch.Tensor]] = [] if membranes is not None else None
+            x = layer(x, pre_spike)
             spikes.append(x)
+            if membranes is not None:
+                membranes.append(torch.stack(pre_spike))  # (T, B, n): each layer's v before its spikes
         readout = self.readout(x)
         return (readout, spikes) if record else readout

@@ -26,11 +26,11 @@ from typing import Optional, Union
 import torch
 
 from .fused import check_backend, choose_backend, run_fused
-from .params import Param, validate_value
-from .surrogates import Surrogate, check_threshold
+from .params import Param, ParamTypeError, shown, validate_value
+from .surrogates import WIDTH_RANGE, Surrogate, check_membrane, check_threshold
 
 __all__ = ["spike", "SpikeFunction", "spike_forward", "surrogate_backward", "reset_subtract",
-           "reset_to_value", "MODES", "MODE", "MAX_SPIKES"]
+           "reset_to_value", "MODES", "MODE", "MAX_SPIKES", "DETACH_RESET", "RESET_VALUE"]
 
 MODES = ("single", "multi", "max")
 MODE = Param("single", choices=MODES,
@@ -38,7 +38,11 @@ MODE = Param("single", choices=MODES,
                  "max: multi, capped at max_spikes")
 MAX_SPIKES = Param(2, low=1, integer=True, slider=(1, 10, 1),
                    doc="the most spikes a neuron emits in one step (mode 'max' only)")
+DETACH_RESET = Param(False, doc="stop the gradient through the reset")
+RESET_VALUE = Param(0.0, low=-WIDTH_RANGE[1], high=WIDTH_RANGE[1], slider=(-1.0, 1.0, 0.05),
+                    convention="absolute", doc="membrane potential a neuron that spiked is set to")
 Threshold = Union[float, torch.Tensor]
+_HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
 def spike_forward(v_mem: torch.Tensor, spike_threshold: Threshold, mode: str = "single",
@@ -54,7 +58,19 @@ def spike_forward(v_mem: torch.Tensor, spike_threshold: Threshold, mode: str = "
 
 def surrogate_backward(grad_output: torch.Tensor, v_mem: torch.Tensor, spike_threshold: Threshold,
                        surrogate: Surrogate) -> torch.Tensor:
-    """The spike's gradient with respect to ``v_mem``: ``grad_output * surrogate.grad(v_mem, thr)``."""
+    """The spike's gradient with respect to ``v_mem``: ``grad_output * surrogate.grad(v_mem, thr)``.
+
+    float16 and bfloat16 are computed in float32 and rounded once, as the fused kernels
+    compute them. In half precision a factor such as SingleExponential's
+    ``grad_scale / (thr * grad_width)`` can overflow to inf, and inf times an exponential
+    that underflowed to 0 is NaN; in float32 both stay finite. (sinabs computes in the
+    input's dtype, so in float16 it can give NaN where this gives a number; float32 and
+    float64 are unchanged, bitwise as sinabs.)
+    """
+    if v_mem.dtype in _HALF_DTYPES:
+        if isinstance(spike_threshold, torch.Tensor):
+            spike_threshold = spike_threshold.float()
+        return (grad_output.float() * surrogate.grad(v_mem.float(), spike_threshold)).to(v_mem.dtype)
     return grad_output * surrogate.grad(v_mem, spike_threshold)
 
 
@@ -99,14 +115,30 @@ class SpikeFunction(torch.autograd.Function):
         return (grad_v if ctx.needs_input_grad[0] else None), grad_threshold, None, None, None, None, None
 
 
-def _check_spike_args(v_mem, spike_threshold, surrogate, mode, max_spikes, backend) -> None:
-    if not isinstance(v_mem, torch.Tensor) or not v_mem.is_floating_point():
-        raise ValueError(f"v_mem must be a floating-point tensor; got {type(v_mem).__name__}"
-                         + (f" of dtype {v_mem.dtype}" if isinstance(v_mem, torch.Tensor) else ""))
+def _check_threshold_for(spike_threshold: Threshold, v_mem: torch.Tensor, name: str = "v_mem") -> None:
+    """The threshold's range, and that a threshold tensor fits ``v_mem``: it broadcasts to
+    ``v_mem``'s shape without enlarging it, on the same device (or a 0-dim CPU tensor)."""
     check_threshold(spike_threshold)
+    if not isinstance(spike_threshold, torch.Tensor):
+        return
+    try:
+        shape = torch.broadcast_shapes(spike_threshold.shape, v_mem.shape)
+    except RuntimeError:
+        shape = None
+    if shape != v_mem.shape:
+        raise ValueError(f"spike_threshold must be a number or a tensor that broadcasts to {name}'s "
+                         f"shape {tuple(v_mem.shape)}; got a tensor of shape {tuple(spike_threshold.shape)}")
+    if spike_threshold.device != v_mem.device and spike_threshold.dim() > 0:
+        raise ValueError(f"spike_threshold must be on {name}'s device {v_mem.device}; "
+                         f"got a tensor on {spike_threshold.device}")
+
+
+def _check_spike_args(v_mem, spike_threshold, surrogate, mode, max_spikes, backend) -> None:
+    check_membrane(v_mem)
+    _check_threshold_for(spike_threshold, v_mem)
     if not isinstance(surrogate, Surrogate):
-        raise ValueError("surrogate must be a sgexplore Surrogate instance "
-                         f"(e.g. Gaussian()); got {surrogate!r}")
+        raise ParamTypeError("surrogate must be a sgexplore Surrogate instance "
+                             f"(e.g. Gaussian()); got {shown(surrogate)}")
     validate_value("", "mode", MODE, mode)
     if mode == "max":
         validate_value("", "max_spikes", MAX_SPIKES, max_spikes)
@@ -121,9 +153,13 @@ def spike(v_mem: torch.Tensor, spike_threshold: Threshold = 1.0, surrogate: Surr
     """Spikes of ``v_mem`` with a surrogate gradient.
 
     Args:
-        v_mem: membrane potential, any shape, float16/bfloat16/float32/float64, CPU or CUDA.
-        spike_threshold: a number > 0, or a tensor broadcastable to ``v_mem``; a tensor
-            that requires grad gets ``-grad_output * surrogate``.
+        v_mem: membrane potential, any shape, float16/bfloat16/float32/float64, CPU or CUDA,
+            finite (NaN or inf raise ValueError: this reads every value, a device sync on
+            CUDA; :func:`sgexplore.snn.lif_step` skips that check, and training reports a
+            NaN that arises as a "diverged" record instead).
+        spike_threshold: a number in :data:`~sgexplore.surrogates.SPIKE_THRESHOLD`'s range,
+            or a tensor of such numbers that broadcasts to ``v_mem``'s shape (it may not
+            enlarge it); a tensor that requires grad gets ``-grad_output * surrogate``.
         surrogate: a :class:`~sgexplore.surrogates.Surrogate`, e.g. ``MultiGaussian()``.
         mode: ``"single"``, ``"multi"`` or ``"max"`` (see the module docstring).
         max_spikes: the cap for ``mode="max"``.
@@ -131,16 +167,42 @@ def spike(v_mem: torch.Tensor, spike_threshold: Threshold = 1.0, surrogate: Surr
             :func:`sgexplore.fused.choose_backend`), ``"eager"`` or ``"fused"``.
             Both paths give the same spikes and the same gradient up to float rounding.
             The fused path compiles on first use (seconds; on CPU once per tensor shape,
-            surrogate parameters and threshold value), then reuses the kernel.
+            surrogate class, mode and dtype: parameter values and a float threshold are
+            runtime inputs; on CUDA also per value), then reuses the kernel.
 
     Returns:
         The spike tensor, same shape and dtype as ``v_mem``. Its backward is exactly
         ``grad_output * surrogate(v_mem, spike_threshold)``.
+
+    Raises:
+        ValueError naming the argument and its valid values;
+        :class:`~sgexplore.params.ParamTypeError` (a TypeError) for an argument of the
+        wrong type.
     """
     _check_spike_args(v_mem, spike_threshold, surrogate, mode, max_spikes, backend)
+    return spike_unchecked(v_mem, spike_threshold, surrogate, mode, max_spikes, backend)
+
+
+def spike_unchecked(v_mem: torch.Tensor, spike_threshold: Threshold, surrogate: Surrogate,
+                    mode: str = "single", max_spikes: Optional[int] = None,
+                    backend: str = "auto") -> torch.Tensor:
+    """:func:`spike` without its argument checks, for a caller that checked them once
+    (:func:`sgexplore.snn.lif_step`, whose :class:`~sgexplore.snn.LIFParameters` are
+    validated on construction) and calls it at every time step."""
     path = choose_backend(v_mem, backend)
     return SpikeFunction.apply(v_mem, spike_threshold, surrogate, mode, max_spikes, path,
                                backend == "fused")
+
+
+def _check_reset_args(v_mem, spikes, detach) -> None:
+    check_membrane(v_mem)
+    check_membrane(spikes, "spikes")
+    if spikes.shape != v_mem.shape:
+        raise ValueError(f"spikes must have v_mem's shape {tuple(v_mem.shape)}; "
+                         f"got {tuple(spikes.shape)}")
+    if spikes.device != v_mem.device:
+        raise ValueError(f"spikes must be on v_mem's device {v_mem.device}; got {spikes.device}")
+    validate_value("", "detach", DETACH_RESET, detach)
 
 
 def reset_subtract(v_mem: torch.Tensor, spikes: torch.Tensor, spike_threshold: Threshold,
@@ -149,8 +211,17 @@ def reset_subtract(v_mem: torch.Tensor, spikes: torch.Tensor, spike_threshold: T
 
     With ``detach=True`` no gradient flows through the reset; with ``False`` it flows
     through ``spikes`` and so through the surrogate. Zenke & Vogels (2021) show that
-    this choice decides how much the surrogate's scale matters.
+    this choice decides how much the surrogate's scale matters. ``v_mem`` and ``spikes``
+    are finite floating-point tensors of one shape; the threshold is checked as in
+    :func:`spike`.
     """
+    _check_reset_args(v_mem, spikes, detach)
+    _check_threshold_for(spike_threshold, v_mem)
+    return reset_subtract_unchecked(v_mem, spikes, spike_threshold, detach)
+
+
+def reset_subtract_unchecked(v_mem, spikes, spike_threshold, detach=False):
+    """:func:`reset_subtract` without its argument checks (for :func:`sgexplore.snn.lif_step`)."""
     fired = spikes.detach() if detach else spikes
     return v_mem - fired * spike_threshold
 
@@ -161,7 +232,16 @@ def reset_to_value(v_mem: torch.Tensor, spikes: torch.Tensor, reset_value: float
 
     (sinabs' ``MembraneReset`` adds ``reset_value`` to every neuron; here only neurons
     that spiked move.) With ``detach=False`` the gradient flows through the spike.
+    ``v_mem`` and ``spikes`` are finite floating-point tensors of one shape;
+    ``reset_value`` is declared by :data:`RESET_VALUE`.
     """
+    _check_reset_args(v_mem, spikes, detach)
+    validate_value("", "reset_value", RESET_VALUE, reset_value)
+    return reset_to_value_unchecked(v_mem, spikes, reset_value, detach)
+
+
+def reset_to_value_unchecked(v_mem, spikes, reset_value=0.0, detach=False):
+    """:func:`reset_to_value` without its argument checks (for :func:`sgexplore.snn.lif_step`)."""
     fired = torch.clamp(spikes, max=1.0)
     if detach:
         fired = fired.detach()

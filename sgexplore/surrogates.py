@@ -23,17 +23,17 @@ import dataclasses
 import functools
 import inspect
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Dict, NamedTuple, Optional, Type, TypeVar, Union
 
 import torch
 
-from .params import Param, field_for, format_number, param, params_of, validate_value
+from .params import (ParamTypeError, Param, as_number, field_for, format_number, param, params_of,
+                     shown, validate_value)
 
 __all__ = [
     "Surrogate", "register", "registry", "create", "check_threshold", "describe",
-    "GRAD_SCALE", "SLOPE", "SPIKE_THRESHOLD",
+    "check_membrane", "GRAD_SCALE", "SLOPE", "SPIKE_THRESHOLD", "MAX_FACTOR", "WIDTH_RANGE",
     "Heaviside", "Gaussian", "MultiGaussian", "SingleExponential",
     "PeriodicExponential", "PeriodicExponentialSymmetric",
     "SigmoidLike", "FastSigmoid", "ArcTan", "SigmoidDerivative", "Triangle", "DampenedTriangle",
@@ -41,6 +41,8 @@ __all__ = [
 ]
 
 Threshold = Union[float, torch.Tensor]
+#: The default of ``Surrogate.__call__``'s threshold: it has none, and a call without one raises.
+_NO_THRESHOLD = object()
 S = TypeVar("S", bound=type)
 
 # sinabs builds sqrt(2*pi) from a float32 tensor; the Gaussians keep that constant
@@ -52,39 +54,80 @@ def sinabs_normaliser(sigma: float) -> float:
     """``sigma * sqrt(2 pi)`` rounded as sinabs rounds it (a float32 product)."""
     return float(sigma * _SQRT_2PI_F32)
 
+# Declared ranges are finite on purpose: every combination of in-range values keeps a
+# surrogate's curve, peak and area inside float32 (peaks at most about 1e15, far below
+# float32's 3.4e38), so no value the ranges allow turns a figure or a run into NaN/inf
+# for want of precision. tests/test_bad_inputs.py checks each range's extremes.
+#: Largest multiplying factor (a grad_scale, a dampening, a lobe depth).
+MAX_FACTOR = 1e6
+#: Valid range of a width or a distance in membrane-potential units (a sigma, a half-width).
+WIDTH_RANGE = (1e-3, 1e3)
+
 # Shared declarations: the same meaning wherever they appear.
-GRAD_SCALE = Param(1.0, low=0.0, slider=(0.01, 100.0, 0.1), log=True,
+# The marks are peer frameworks' defaults in sgexplore's terms (sgexplore.interop), e.g.
+# SpikingJelly's PiecewiseExp(1) has grad_scale 1/2 and norse's "tanh" at alpha 100 has 2/100.
+GRAD_SCALE = Param(1.0, low=0.0, high=MAX_FACTOR, slider=(0.01, 100.0, 0.1), log=True,
+                   marks=(0.02, 0.5),
                    doc="multiplies the whole surrogate (its height and its area)")
 #: Steepness of a sigmoid-like surrogate, in 1/voltage (the inverse of its width).
-SLOPE = Param(10.0, low=0.0, low_open=True, slider=(0.1, 1000.0, 0.1), log=True,
-              convention="absolute", doc="steepness (inverse width, 1/voltage; absolute)")
+#: Marks: SoftSign(2) and Sigmoid(4) of SpikingJelly, snntorch's 25, norse's "tanh" at alpha 100.
+SLOPE = Param(10.0, low=1e-3, high=1e4, slider=(0.1, 1000.0, 0.1), log=True,
+              marks=(2.0, 4.0, 25.0, 200.0), convention="absolute", doc="steepness (inverse width, 1/voltage; absolute)")
 #: The firing threshold, wherever it is set: spikes, layers, training, sliders, CLI.
 #: The slider starts at 0 so that a value typed into its readout (an invalid 0 too)
 #: reaches the explorer, which then shows a message.
-SPIKE_THRESHOLD = Param(1.0, low=0.0, low_open=True, slider=(0.0, 5.0, 0.01),
+SPIKE_THRESHOLD = Param(1.0, low=1e-3, high=1e3, slider=(0.0, 5.0, 0.01),
                         doc="membrane potential at which a neuron fires (thr)")
 
 
 def check_threshold(spike_threshold: Threshold) -> None:
-    """Raise ValueError unless every threshold is a finite number > 0 (:data:`SPIKE_THRESHOLD`).
+    """Raise unless every threshold lies in :data:`SPIKE_THRESHOLD`'s range.
 
+    ValueError for a value outside it, :class:`~sgexplore.params.ParamTypeError` (a
+    TypeError) for something that is neither a real number nor a floating-point tensor.
     Its own check, not :func:`validate_value`, because a threshold may also be a tensor.
     """
     valid = SPIKE_THRESHOLD.range_text()
     if isinstance(spike_threshold, torch.Tensor):
-        if not bool(torch.all(torch.isfinite(spike_threshold) & (spike_threshold > 0))):
+        if not spike_threshold.is_floating_point():
+            raise ParamTypeError(f"spike_threshold must be a number or floating-point tensor in {valid}; "
+                                 f"got a tensor of dtype {spike_threshold.dtype}")
+        low, high = SPIKE_THRESHOLD.low, SPIKE_THRESHOLD.high
+        with torch.no_grad():
+            inside = torch.isfinite(spike_threshold) & (spike_threshold >= low) & (spike_threshold <= high)
+        if not bool(torch.all(inside)):
             raise ValueError(f"spike_threshold must be in {valid}; "
-                             "got a tensor with a non-positive or non-finite entry")
+                             "got a tensor with an entry outside it (or NaN)")
         return
-    if isinstance(spike_threshold, bool) or not isinstance(spike_threshold, numbers.Real):
-        raise ValueError(f"spike_threshold must be a number or tensor in {valid}; "
-                         f"got {type(spike_threshold).__name__}")
-    try:
-        valid_number = SPIKE_THRESHOLD.contains(float(spike_threshold))
-    except OverflowError:
-        valid_number = False
-    if not valid_number:
-        raise ValueError(f"spike_threshold must be in {valid}; got {spike_threshold!r:.40}")
+    if as_number(spike_threshold) is None:
+        raise ParamTypeError(f"spike_threshold must be a number or tensor in {valid}; "
+                             f"got {shown(spike_threshold)} of type {type(spike_threshold).__name__}")
+    if not SPIKE_THRESHOLD.contains(spike_threshold):
+        raise ValueError(f"spike_threshold must be in {valid}; got {shown(spike_threshold)}")
+
+
+def check_membrane(v_mem: torch.Tensor, name: str = "v_mem") -> None:
+    """Raise unless ``v_mem`` is a floating-point tensor of finite values.
+
+    :class:`~sgexplore.params.ParamTypeError` (a TypeError) for anything else than a
+    floating-point tensor, ValueError for NaN or inf in it. Reads every value once, with
+    ``torch.aminmax`` (NaN and inf reach the minimum or the maximum; about a tenth of a
+    relu forward and backward on CPU, against two to three times that for counting
+    ``~isfinite``), and syncs a CUDA device: for public entry points, not for the training
+    loop's inner steps.
+    """
+    if not isinstance(v_mem, torch.Tensor) or not v_mem.is_floating_point():
+        raise ParamTypeError(f"{name} must be a floating-point tensor; got {type(v_mem).__name__}"
+                             + (f" of dtype {v_mem.dtype}" if isinstance(v_mem, torch.Tensor) else ""))
+    if not v_mem.numel():
+        return
+    with torch.no_grad():
+        low, high = torch.aminmax(v_mem)
+        if math.isfinite(float(low)) and math.isfinite(float(high)):
+            return
+        bad = int((~torch.isfinite(v_mem)).sum())  # only on the way to the error
+    raise ValueError(f"{name} must be finite; got {bad} NaN or infinite "
+                     f"entr{'y' if bad == 1 else 'ies'} of {v_mem.numel()}")
 
 
 def _single_threshold(spike_threshold: Threshold) -> float:
@@ -155,6 +198,9 @@ class Surrogate:
 
     #: What the README table says; subclasses fill it in.
     formulas: ClassVar[Formulas] = Formulas("")
+    #: The parameter that sets how wide the surrogate is: a width, or a steepness (whose
+    #: inverse is one); "" where none does. :func:`sgexplore.lens.fit_width` sets it.
+    width: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -170,8 +216,25 @@ class Surrogate:
             object.__setattr__(self, name, value)
 
     # -- the surrogate ---------------------------------------------------------
-    def __call__(self, v_mem: torch.Tensor, spike_threshold: Threshold = 1.0) -> torch.Tensor:
-        """The surrogate dS/dv at ``v_mem`` (sinabs' ``surrogate_grad_fn`` signature)."""
+    def __call__(self, v_mem: torch.Tensor, spike_threshold: Threshold = _NO_THRESHOLD) -> torch.Tensor:
+        """The surrogate dS/dv at ``v_mem`` (sinabs' ``surrogate_grad_fn`` signature).
+
+        Both arguments are required. snntorch's ``spike_grad`` and SpikingJelly's
+        ``surrogate_function`` are called with one argument, ``v_mem - thr``, and must
+        return spikes: a surrogate called that way raises TypeError naming the adapter
+        (:mod:`sgexplore.interop`) instead of returning surrogate values as spikes.
+        """
+        if spike_threshold is _NO_THRESHOLD:
+            raise TypeError(
+                f"{describe(self)} was called with one argument, as snntorch's spike_grad and "
+                "SpikingJelly's surrogate_function are called. A surrogate takes (v_mem, "
+                "spike_threshold) and returns dS/dv, not spikes; hand those frameworks "
+                "sgexplore.interop.to_snntorch(surrogate, spike_threshold=...) or "
+                "to_spikingjelly(...) instead (to_norse(...) for norse).")
+        # the type only: reading the values (NaN checks) would cost a pass on every backward
+        if not isinstance(v_mem, torch.Tensor) or not v_mem.is_floating_point():
+            raise ParamTypeError(f"v_mem must be a floating-point tensor; got {type(v_mem).__name__}"
+                                 + (f" of dtype {v_mem.dtype}" if isinstance(v_mem, torch.Tensor) else ""))
         check_threshold(spike_threshold)
         return self.grad(v_mem, spike_threshold)
 
@@ -188,7 +251,9 @@ class Surrogate:
         """The smooth 'pretend forward' P whose derivative dP/dv is the surrogate.
 
         P tends to 0 far below the threshold where the surrogate is integrable there.
+        ``v_mem`` is a floating-point tensor of finite values (checked).
         """
+        check_membrane(v_mem)
         check_threshold(spike_threshold)
         return self._primitive(v_mem, spike_threshold)
 
@@ -266,7 +331,7 @@ def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor
 _REGISTRY: Dict[str, Type[Surrogate]] = {}
 
 
-def register(cls: Optional[S] = None, *, name: Optional[str] = None):
+def register(cls: Optional[S] = None, *, name: Optional[str] = None, replace: bool = False):
     """Class decorator: make a surrogate appear in the registry, the explorers and the CLI.
 
     A user's own surrogate registers the same way as the built-ins::
@@ -276,14 +341,33 @@ def register(cls: Optional[S] = None, *, name: Optional[str] = None):
         class Cosine(Surrogate):
             width: float = param(1.0, low=0.0, low_open=True, slider=(0.1, 3.0, 0.1), doc="...")
             def grad(self, v_mem, spike_threshold): ...
+
+    ``name`` (default: the class name) must be a Python identifier. Registering a user's
+    surrogate again under its name replaces the old class (a notebook cell run twice); a
+    built-in is replaced only with ``replace=True``, otherwise ValueError.
     """
+    if name is not None and not isinstance(name, str):
+        raise ParamTypeError(f"register() name must be a string (a Python identifier); got {shown(name)}")
+    if name is not None and not (name.isascii() and name.isidentifier()):
+        raise ValueError(f"register() name must be a Python identifier (ASCII letters, digits, "
+                         f"underscores, not starting with a digit); got {shown(name)}")
+    if not isinstance(replace, bool):
+        raise ParamTypeError(f"register() replace must be True or False; got {shown(replace)}")
 
     def decorate(klass: S) -> S:
         if not (isinstance(klass, type) and issubclass(klass, Surrogate)):
-            raise TypeError(f"register() takes a Surrogate subclass; got {klass!r}")
+            raise ParamTypeError(f"register() takes a Surrogate subclass; got {shown(klass)}")
         if not dataclasses.is_dataclass(klass):
-            raise TypeError(f"{klass.__name__} must be a dataclass (use @dataclass(frozen=True))")
-        _REGISTRY[name or klass.__name__] = klass
+            raise ParamTypeError(f"register() takes a dataclass: {klass.__name__} must be a "
+                                 "dataclass (use @dataclass(frozen=True))")
+        key = name or klass.__name__
+        existing = _REGISTRY.get(key)
+        if (existing is not None and existing is not klass and existing.__module__ == __name__
+                and not replace):
+            raise ValueError(f"register() would replace the built-in surrogate {key!r}; pass "
+                             f"name='...' to register {klass.__name__} under another name, or "
+                             "replace=True to replace the built-in")
+        _REGISTRY[key] = klass
         return klass
 
     return decorate(cls) if cls is not None else decorate
@@ -296,10 +380,13 @@ def registry() -> Dict[str, Type[Surrogate]]:
 
 def create(name: str, **values: float) -> Surrogate:
     """Instantiate a registered surrogate by name, e.g. ``create("Gaussian", sigma=0.3)``."""
+    if not isinstance(name, str):
+        raise ParamTypeError(f"surrogate must be one of {sorted(_REGISTRY)}; got {shown(name)} "
+                             f"of type {type(name).__name__}")
     try:
         cls = _REGISTRY[name]
     except KeyError:
-        raise ValueError(f"surrogate must be one of {sorted(_REGISTRY)}; got {name!r}") from None
+        raise ValueError(f"surrogate must be one of {sorted(_REGISTRY)}; got {shown(name)}") from None
     unknown = set(values) - set(cls.params())
     if unknown:
         raise ValueError(f"{name} has no parameter(s) {sorted(unknown)}; "
@@ -324,7 +411,9 @@ class Heaviside(Surrogate):
     slope of the multi-spike staircase ``trunc(v/thr)``.
     """
 
-    window: float = param(1.0, low=0.0, slider=(0.0, 3.0, 0.05),
+    width: ClassVar[str] = "window"
+
+    window: float = param(1.0, low=0.0, high=WIDTH_RANGE[1], slider=(0.0, 3.0, 0.05),
                           convention="absolute", doc="distance below the threshold where the step starts (absolute)")
 
     formulas: ClassVar[Formulas] = Formulas(
@@ -354,9 +443,13 @@ class Gaussian(Surrogate):
     Peak ``grad_scale / (sigma sqrt(2 pi))``, area ``grad_scale``.
     """
 
-    mu: float = param(0.0, slider=(-1.0, 1.0, 0.05),
+    width: ClassVar[str] = "sigma"
+
+    mu: float = param(0.0, low=-WIDTH_RANGE[1], high=WIDTH_RANGE[1], slider=(-1.0, 1.0, 0.05),
                       convention="absolute", doc="shift of the bell's centre from the threshold (absolute)")
-    sigma: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 2.0, 0.05),
+    # marks: SpikingJelly's Erf(2) and norse's "heavi_erfc" at alpha 100 (sigma = 1/(alpha sqrt 2))
+    sigma: float = param(0.5, low=WIDTH_RANGE[0], high=WIDTH_RANGE[1], slider=(0.05, 2.0, 0.05),
+                         marks=(1 / (2 * math.sqrt(2)), 1 / (100 * math.sqrt(2))),
                          convention="absolute", doc="standard deviation of the bell (absolute)")
     grad_scale: float = field_for(GRAD_SCALE)
 
@@ -398,14 +491,16 @@ class MultiGaussian(Surrogate):
     ``grad_scale=0.5`` to match it. All parameters are absolute.
     """
 
-    mu: float = param(0.0, slider=(-1.0, 1.0, 0.05),
+    width: ClassVar[str] = "sigma"
+
+    mu: float = param(0.0, low=-WIDTH_RANGE[1], high=WIDTH_RANGE[1], slider=(-1.0, 1.0, 0.05),
                       convention="absolute", doc="shift of the central bell from the threshold (absolute; side lobes stay)")
-    sigma: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 2.0, 0.05),
+    sigma: float = param(0.5, low=WIDTH_RANGE[0], high=WIDTH_RANGE[1], slider=(0.05, 2.0, 0.05),
                          convention="absolute", doc="width of the central bell; the side lobes sit at ±sigma (absolute)")
     grad_scale: float = field_for(GRAD_SCALE)
-    h: float = param(0.15, low=0.0, slider=(0.0, 0.5, 0.01),
+    h: float = param(0.15, low=0.0, high=MAX_FACTOR, slider=(0.0, 0.5, 0.01),
                      doc="depth of the negative side lobes")
-    s: float = param(6.0, low=0.0, low_open=True, slider=(1.0, 10.0, 0.5),
+    s: float = param(6.0, low=1e-2, high=1e2, slider=(1.0, 10.0, 0.5),
                      doc="width of the side lobes, in units of sigma")
 
     formulas: ClassVar[Formulas] = Formulas(
@@ -453,7 +548,9 @@ class SingleExponential(Surrogate):
     area ``2 grad_scale`` (sinabs follows slayerPytorch, without lava-dl's factor 1/2).
     """
 
-    grad_width: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 2.0, 0.05), convention="relative",
+    width: ClassVar[str] = "grad_width"
+
+    grad_width: float = param(0.5, low=WIDTH_RANGE[0], high=WIDTH_RANGE[1], slider=(0.05, 2.0, 0.05), convention="relative",
                               doc="decay length of the exponential, in units of the threshold")
     grad_scale: float = field_for(GRAD_SCALE)
 
@@ -497,7 +594,9 @@ class PeriodicExponential(Surrogate):
     **absolute** (unlike :class:`SingleExponential`). The area is infinite.
     """
 
-    grad_width: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 2.0, 0.05),
+    width: ClassVar[str] = "grad_width"
+
+    grad_width: float = param(0.5, low=WIDTH_RANGE[0], high=WIDTH_RANGE[1], slider=(0.05, 2.0, 0.05),
                               convention="absolute", doc="decay length of each lobe (absolute; halved above threshold)")
     grad_scale: float = field_for(GRAD_SCALE)
 
@@ -578,6 +677,8 @@ class SigmoidLike(Surrogate):
     """What the sigmoid-like surrogates share: a steepness ``slope`` (1/voltage, absolute) and
     a ``grad_scale``; they live within about ``1/slope`` of the threshold. Not registered."""
 
+    width: ClassVar[str] = "slope"
+
     slope: float = field_for(SLOPE)
     grad_scale: float = field_for(GRAD_SCALE)
 
@@ -625,7 +726,9 @@ class ArcTan(Surrogate):
     (1 at the default alpha = 2), area ``grad_scale``. ``alpha`` is absolute.
     """
 
-    alpha: float = param(2.0, low=0.0, low_open=True, slider=(0.1, 10.0, 0.1),
+    width: ClassVar[str] = "alpha"
+
+    alpha: float = param(2.0, low=WIDTH_RANGE[0], high=WIDTH_RANGE[1], slider=(0.1, 10.0, 0.1),
                          convention="absolute", doc="steepness (1/voltage; absolute)")
     grad_scale: float = field_for(GRAD_SCALE)
 
@@ -702,7 +805,9 @@ class Triangle(Surrogate):
     is absolute.
     """
 
-    grad_width: float = param(1.0, low=0.0, low_open=True, slider=(0.05, 3.0, 0.05),
+    width: ClassVar[str] = "grad_width"
+
+    grad_width: float = param(1.0, low=WIDTH_RANGE[0], high=WIDTH_RANGE[1], slider=(0.05, 3.0, 0.05),
                               convention="absolute", doc="half-width of the triangle (absolute)")
     grad_scale: float = field_for(GRAD_SCALE)
 
@@ -738,7 +843,7 @@ class DampenedTriangle(Surrogate):
     area ``dampening``; Bellec et al. use 0.3 to keep BPTT through many steps stable.
     """
 
-    dampening: float = param(0.3, low=0.0, slider=(0.0, 2.0, 0.05),
+    dampening: float = param(0.3, low=0.0, high=MAX_FACTOR, slider=(0.0, 2.0, 0.05),
                              doc="height of the triangle in units of 1/thr (Bellec et al.: 0.3)")
 
     formulas: ClassVar[Formulas] = Formulas(
@@ -768,7 +873,9 @@ class Box(Surrogate):
     ``grad_width`` (the half-width) is absolute.
     """
 
-    grad_width: float = param(0.5, low=0.0, low_open=True, slider=(0.05, 3.0, 0.05),
+    width: ClassVar[str] = "grad_width"
+
+    grad_width: float = param(0.5, low=WIDTH_RANGE[0], high=WIDTH_RANGE[1], slider=(0.05, 3.0, 0.05),
                               convention="absolute", doc="half-width of the box (absolute)")
     grad_scale: float = field_for(GRAD_SCALE)
 
@@ -812,7 +919,9 @@ class StraightThrough(Surrogate):
         source="Bengio, Léonard & Courville, arXiv:1308.3432 (2013)")
 
     def grad(self, v_mem, spike_threshold):
-        return torch.full_like(v_mem, self.grad_scale, dtype=_float_dtype(v_mem))
+        # ones * grad_scale, not full_like(grad_scale): the fused path can then take
+        # grad_scale as a tensor input (full_like needs a Python number)
+        return torch.ones_like(v_mem, dtype=_float_dtype(v_mem)) * self.grad_scale
 
     def _primitive(self, v_mem, spike_threshold):
         return self.grad_scale * (v_mem - spike_threshold) + 0.5

@@ -76,7 +76,7 @@ class Dataset:
 
 
 def _frequency_count(alpha: float) -> int:
-    return min(math.ceil(_PRECISION ** (-1.0 / alpha)), _MAX_FREQUENCIES)
+    return math.ceil(min(_PRECISION ** (-1.0 / alpha), _MAX_FREQUENCIES))  # min first: inf for tiny alpha
 
 
 def _manifold_points(units: int, manifold_dim: int, alpha: float, samples: int,

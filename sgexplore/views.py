@@ -8,7 +8,9 @@ kernel, and a user's own plotting code gets the same numbers:
 * :func:`surrogate_curve`: dS/dv through the real autograd spike, as training computes it;
 * :func:`normalisation`: scaling a curve to peak 1 or area 1, when that is possible;
 * :func:`surrogate_view`: everything the surrogate explorer draws for one setting;
-* :func:`heatmap_cells` and :func:`heatmap_limits`: a finished sweep's heatmap data.
+* :func:`heatmap_cells` and :func:`heatmap_limits`: a finished sweep's heatmap data;
+* :func:`raster`, :func:`class_examples` and :func:`firing_rates`: the data and the hidden
+  layer's activity (spike rasters, rates across neurons).
 
 :func:`~sgexplore.surrogates.describe` is the one text description of a surrogate.
 """
@@ -22,12 +24,13 @@ from typing import Any, List, Optional, Tuple
 import numpy as np
 import torch
 
-from .params import format_number
+from .params import ParamTypeError, format_number, shown
 from .spike import spike, spike_forward
 from .surrogates import Surrogate, check_threshold, describe
 
 __all__ = ["POINTS", "NORMALISE", "membrane_grid", "surrogate_curve", "normalisation", "describe",
-           "SurrogateView", "surrogate_view", "heatmap_cells", "heatmap_limits", "SWEEP_METRICS"]
+           "SurrogateView", "surrogate_view", "heatmap_cells", "heatmap_limits", "SWEEP_METRICS",
+           "raster", "class_examples", "firing_rates"]
 
 POINTS = 1001
 NORMALISE = ("none", "peak", "area")
@@ -121,13 +124,23 @@ def heatmap_cells(result: Any, metric: str, reset: int) -> Tuple[np.ndarray, Lis
 
     ``z[shape, scale]`` is the metric (NaN where the run diverged or has no value);
     ``text`` labels each cell with two decimals, "div" where the run diverged, "" where
-    there is no value. ``result`` is a :class:`~sgexplore.sweep.SweepResult`.
+    there is no value, and ``mean±std`` where the result has a spread over seeds
+    (``result.spread(metric)``). ``result`` is a :class:`~sgexplore.sweep.SweepResult`.
     """
     _check_metric(metric)
     z = np.asarray(getattr(result, metric)[reset], dtype=float)
     diverged = np.asarray(result.diverged_at[reset]) >= 0
-    text = [["div" if d else (f"{v:.2f}" if math.isfinite(v) else "") for v, d in zip(row, drow)]
-            for row, drow in zip(z, diverged)]
+    spread = getattr(result, "spread", lambda name: None)(metric)
+    spread = np.full(z.shape, np.nan) if spread is None else np.asarray(spread[reset], dtype=float)
+
+    def label(v: float, s: float, d: bool) -> str:
+        if d:
+            return "div"
+        if not math.isfinite(v):
+            return ""
+        return f"{v:.2f}±{s:.2f}" if math.isfinite(s) else f"{v:.2f}"
+
+    text = [[label(v, s, d) for v, s, d in zip(row, srow, drow)] for row, srow, drow in zip(z, spread, diverged)]
     return np.where(diverged, np.nan, z), text
 
 
@@ -140,3 +153,57 @@ def heatmap_limits(result: Any, metric: str) -> Tuple[float, float]:
     values = np.asarray(result.loss, dtype=float)
     finite = values[np.isfinite(values)]
     return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+
+
+def raster(spikes) -> Tuple[np.ndarray, np.ndarray]:
+    """``(times, neurons)`` of every nonzero entry of a ``(T, N)`` spike array: one dot per
+    neuron and step that spiked (a multi-spike step is one dot)."""
+    spikes = _spike_array(spikes)
+    times, neurons = np.nonzero(spikes)
+    return times.astype(np.int32), neurons.astype(np.int32)
+
+
+def _spike_array(spikes) -> np.ndarray:
+    """``spikes`` as a (T, N) array of finite counts >= 0: ParamTypeError for what is not an
+    array, tensor or nested list of real numbers, ValueError for another shape or a bad entry."""
+    expected = "spikes must be a (T, N) array or tensor of spike counts (finite, >= 0)"
+    if isinstance(spikes, torch.Tensor):
+        spikes = spikes.detach().cpu().numpy()
+    try:
+        array = np.asarray(spikes)
+    except ValueError:  # a ragged nested list
+        raise ValueError(f"{expected}; got a ragged sequence") from None
+    if array.dtype.kind not in "biuf":
+        raise ParamTypeError(f"{expected}; got {shown(spikes)} of type {type(spikes).__name__}"
+                             f" (dtype {array.dtype})")
+    if array.ndim != 2:
+        raise ValueError(f"{expected}; got shape {array.shape}")
+    if array.size and not (np.all(np.isfinite(array)) and array.min() >= 0):
+        raise ValueError(f"{expected}; got an entry that is negative, NaN or infinite")
+    return array
+
+
+def class_examples(x: torch.Tensor, y: torch.Tensor) -> List[Tuple[int, np.ndarray]]:
+    """``(label, (T, units) spikes)`` of the first sample of each class, in label order, from
+    time-major inputs ``x`` ``(T, samples, units)`` and labels ``y`` (integers >= 0, one per
+    sample)."""
+    if not isinstance(x, torch.Tensor):
+        raise ParamTypeError(f"x must be a (T, samples, units) tensor; got {type(x).__name__}")
+    if x.ndim != 3:
+        raise ValueError(f"x must be a (T, samples, units) tensor; got shape {tuple(x.shape)}")
+    if not isinstance(y, torch.Tensor) or y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        raise ParamTypeError(f"y must be a tensor of integer labels; got {type(y).__name__}"
+                             + (f" of dtype {y.dtype}" if isinstance(y, torch.Tensor) else ""))
+    if y.shape != (x.shape[1],):
+        raise ValueError(f"y must hold one label per sample of x, shape ({x.shape[1]},); "
+                         f"got shape {tuple(y.shape)}")
+    if y.numel() and int(y.min()) < 0:
+        raise ValueError(f"y must hold labels >= 0; got {int(y.min())}")
+    x = x.detach().cpu()
+    labels = y.tolist()
+    return [(label, x[:, labels.index(label)].numpy()) for label in sorted(set(labels))]
+
+
+def firing_rates(spikes) -> np.ndarray:
+    """Each neuron's mean spikes per time step in a ``(T, N)`` spike array."""
+    return _spike_array(spikes).astype(np.float64).mean(axis=0)

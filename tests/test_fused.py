@@ -95,8 +95,8 @@ def test_fused_threshold_gradient_matches_eager(device):
 
 @pytest.mark.compile  # compiles kernels: seconds each on 2 cores
 def test_new_parameter_values_and_thresholds_stay_correct_in_a_bounded_cache(monkeypatch):
-    """Parameters and float thresholds are compiled in: each new value gets its own
-    kernel (never a stale one), and the cache drops the least recently used."""
+    """Parameters and float thresholds are runtime inputs on CPU: a new value reuses the
+    kernel and gets its own result (never a stale one); the cache stays bounded."""
     monkeypatch.setattr(fused, "CACHE_SIZE", 3)
     monkeypatch.setattr(fused, "_compiled", type(fused._compiled)())
     v = grid(torch.float32, "cpu")
@@ -279,8 +279,9 @@ def test_identity_ops_are_dropped_and_results_stay_bit_identical():
 
 @pytest.mark.compile  # compiles kernels: seconds each on 2 cores
 def test_a_mutable_user_surrogate_changed_between_calls_gets_a_fresh_kernel(monkeypatch):
-    """Attributes are compiled in as constants, so changing one (directly, inside an
-    object the surrogate holds, or a tensor in place) must change the key."""
+    """A float attribute is a runtime input; one inside an object the surrogate holds, or
+    a tensor it holds, is compiled in as a constant, so changing it (or the tensor in
+    place) must change the key. Either way each call gets the current values."""
     from dataclasses import dataclass, field
 
     from sgexplore.surrogates import Surrogate
@@ -342,3 +343,129 @@ def test_the_cuda_route_matches_eager_when_exercised_on_the_cpu():
         grad_output = torch.linspace(-1.0, 2.0, numel)
         expected = surrogate_backward(grad_output, v, 1.0, surrogate)
         torch.testing.assert_close(backward(grad_output, v, 1.0, surrogate), expected, rtol=1e-5, atol=1e-6)
+
+
+# -- runtime parameters: one compilation for every value ---------------------------------
+
+@pytest.fixture
+def fresh_cache(monkeypatch, tmp_path):
+    """An empty kernel cache, no failure recorded, Inductor's files in ``tmp_path``."""
+    monkeypatch.setattr(fused, "_compiled", type(fused._compiled)())
+    monkeypatch.setattr(fused, "_constants_only", set())
+    monkeypatch.setattr(fused, "_failure", None)
+    monkeypatch.setattr(fused, "disk_cache_dir", lambda: str(tmp_path / "inductor"))
+
+
+@pytest.mark.compile  # compiles kernels: seconds each on 2 cores
+@pytest.mark.slow     # a tensor of the fused size, 20 forward and backward passes
+def test_twenty_grad_scale_values_at_a_fused_size_cost_one_compilation(fresh_cache):
+    """At the size where "auto" fuses, 20 successive grad_scale values compile the forward
+    and the backward once (the first value) and then none, and every value's gradient
+    still equals eager's (float32 rounding apart)."""
+    numel = fused.AUTO_MIN_NUMEL["cpu"]
+    v = ((torch.arange(numel, dtype=torch.float64) % 384 - 128 + 0.5) / 64).float()
+    grad_output = torch.linspace(-1.0, 2.0, numel)
+    assert fused.choose_backend(v, "auto") == "fused"
+    before = fused.compilations()
+    after_first = None
+    for value in torch.logspace(-2, 2, 20, dtype=torch.float64).tolist():
+        surrogate = MultiGaussian(grad_scale=value)
+        fused_out, (fused_grad,) = spike_and_grads(v, 1.0, surrogate, "single", "auto", grad_output)
+        eager_out, (eager_grad,) = spike_and_grads(v, 1.0, surrogate, "single", "eager", grad_output)
+        assert torch.equal(fused_out, eager_out)
+        torch.testing.assert_close(fused_grad, eager_grad, rtol=1e-5, atol=1e-6 * value)
+        after_first = fused.compilations() if after_first is None else after_first
+    assert after_first - before == 2  # the forward and the backward, for the first value
+    assert fused.compilations() == after_first  # and nothing for the 19 others
+
+
+@pytest.mark.compile  # compiles kernels: seconds each on 2 cores
+def test_thresholds_and_every_builtin_parameter_are_runtime_inputs(fresh_cache):
+    """A second value of every parameter of every built-in, and another float threshold,
+    reuse the kernels compiled for the first; results follow the new values exactly as
+    eager computes them (float32 and float64)."""
+    for dtype in (torch.float32, torch.float64):
+        v = grid(dtype, "cpu")
+        grad_output = torch.linspace(-1.0, 2.0, v.numel(), dtype=dtype)
+        for name, cls in sorted(registry().items()):
+            settings = [({}, 1.0), ({p: d.slider[0] + 3 * d.slider[2] if not d.log else d.slider[0] * 10
+                                     for p, d in cls.params().items()}, 1.3)]
+            counts = []
+            for params, threshold in settings:
+                surrogate = cls(**params)
+                fused_out, (fused_grad,) = spike_and_grads(v, threshold, surrogate, "multi", "fused", grad_output)
+                eager_out, (eager_grad,) = spike_and_grads(v, threshold, surrogate, "multi", "eager", grad_output)
+                assert torch.equal(fused_out, eager_out), (name, dtype)
+                exact = grad_output.double() * surrogate.grad(v.double(), threshold)
+                assert_grad_close(fused_grad, eager_grad, exact)
+                counts.append(fused.compilations())
+            assert counts[1] == counts[0], (name, dtype, "a new value compiled again")
+    assert not fused._constants_only
+
+
+@pytest.mark.compile  # compiles kernels: seconds each on 2 cores
+def test_a_surrogate_that_branches_on_a_parameter_gets_one_kernel_per_value(fresh_cache):
+    """Python control flow on a float parameter cannot be traced with a tensor: that
+    class falls back to its values as constants, and stays correct."""
+    from dataclasses import dataclass
+
+    from sgexplore.surrogates import Surrogate
+
+    @dataclass(frozen=True)
+    class Branchy(Surrogate):
+        width: float = 0.5
+
+        def grad(self, v_mem, spike_threshold):
+            scale = 2.0 if self.width > 1 else 1.0  # a Python branch on the value
+            return scale * torch.exp(-((v_mem - spike_threshold) / self.width) ** 2)
+
+    v = grid(torch.float32, "cpu")
+    grad_output = torch.linspace(-1.0, 2.0, v.numel())
+    compiled = []
+    for width in (0.5, 2.0, 0.5):
+        _, (fused_grad,) = spike_and_grads(v, 1.0, Branchy(width), "single", "fused", grad_output)
+        _, (eager_grad,) = spike_and_grads(v, 1.0, Branchy(width), "single", "eager", grad_output)
+        torch.testing.assert_close(fused_grad, eager_grad, rtol=1e-5, atol=1e-6)
+        compiled.append(fused.compilations())
+    assert len(fused._constants_only) == 1
+    assert compiled[2] == compiled[1] > compiled[0]  # a new value compiled; a known one did not
+
+
+@pytest.mark.compile  # compiles kernels: seconds each on 2 cores
+def test_the_disk_cache_is_sgexplores_own_and_bounded(fresh_cache, monkeypatch, tmp_path):
+    monkeypatch.setattr(fused, "DISK_CACHE_BYTES", 200_000)
+    v = grid(torch.float32, "cpu")
+    spike_and_grads(v, 1.0, Gaussian(), "single", "fused", torch.ones_like(v))
+    files = [path for path in (tmp_path / "inductor").rglob("*") if path.is_file()]
+    assert files, "Inductor wrote nothing to sgexplore's folder"
+    assert sum(path.stat().st_size for path in files) <= 200_000
+
+
+def test_pruning_removes_the_oldest_files_first(monkeypatch, tmp_path):
+    import os
+
+    monkeypatch.setattr(fused, "disk_cache_dir", lambda: str(tmp_path))
+    for age, name in enumerate(["newest", "middle", "oldest"]):
+        path = tmp_path / "sub" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (1_000_000 - age * 100, 1_000_000 - age * 100))
+    assert fused._prune_disk_cache(limit=2000) == 2000
+    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["middle", "newest"]
+    assert fused._prune_disk_cache(limit=10**9) == 2000  # under the limit: nothing removed
+
+
+def test_divisions_by_a_runtime_scalar_become_multiplications_too():
+    """A parameter that is a 0-dim tensor input is divided by like a constant: once."""
+    def formula(x, width):
+        return torch.exp(-x / width) / (2 * width)
+
+    x, width = torch.linspace(-2.0, 2.0, 64), torch.tensor(0.3)
+    graph = make_fx(formula, tracing_mode="fake")(x, width)
+    before = graph(x, width)
+    assert fused.multiply_by_reciprocals(graph) == 2
+    targets = [node.target for node in graph.graph.nodes if node.op == "call_function"]
+    assert torch.ops.aten.div.Tensor not in targets and targets.count(torch.ops.aten.reciprocal.default) == 2
+    torch.testing.assert_close(graph(x, width), before, rtol=1e-6, atol=1e-7)
+    other = torch.tensor(0.7)  # the graph follows a new value of its input
+    torch.testing.assert_close(graph(x, other), formula(x, other), rtol=1e-6, atol=1e-7)

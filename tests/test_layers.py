@@ -16,9 +16,10 @@ LEVELS = [
     {"surrogates"},
     {"fused"},
     {"spike"},
-    {"contract", "views"},
+    {"contract", "views", "interop", "lens"},
     {"snn", "tasks"},
     {"train"},
+    {"ensemble"},
     {"sweep"},
     {"widgets"},
 ]

@@ -9,11 +9,11 @@ import hashlib
 import json
 import os
 import re
-import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -74,11 +74,14 @@ def test_make_lab_copies_only_the_notebooks_missing_from_the_working_copy(repo_r
 
 
 def _status(url):
+    """The HTTP status of a GET of ``url``; None while nothing listens there yet."""
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
             return response.status
     except urllib.error.HTTPError as err:
         return err.code
+    except urllib.error.URLError:  # make prints the URL before the server listens
+        return None
 
 
 def _listening_addresses(port):
@@ -107,21 +110,14 @@ def test_make_lab_serves_a_working_copy_on_localhost_with_token(tmp_path, repo_r
     own_bytes = own.read_bytes()
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
-    log = open(tmp_path / "lab.log", "w+")
-    proc = subprocess.Popen(["make", "-s", "lab", f"LAB_PORT={port}", f"LAB_DIR={lab_dir}"],
-                            cwd=repo_root, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    env.pop("JUPYTER_TOKEN", None)
+    harness = _harness()
+    log_path = tmp_path / "lab.log"
+    proc, token = harness.start_make_target("lab", [f"LAB_PORT={port}", f"LAB_DIR={lab_dir}"],
+                                            ".venv/.installed-notebook",
+                                            rf"http://127\.0\.0\.1:{port}/lab\?token=([0-9a-f]+)",
+                                            log_path, env)
     try:
-        token = None
-        for _ in range(240):
-            log.seek(0)
-            found = re.search(rf"http://127\.0\.0\.1:{port}/lab\?token=([0-9a-f]+)", log.read())
-            if found:
-                token = found.group(1)
-                break
-            assert proc.poll() is None, (tmp_path / "lab.log").read_text()
-            time.sleep(0.5)
-        assert token, "make lab never printed a URL with a token"
         base = f"http://127.0.0.1:{port}"
         for _ in range(60):
             if _status(f"{base}/api/status?token={token}") == 200:
@@ -129,6 +125,11 @@ def test_make_lab_serves_a_working_copy_on_localhost_with_token(tmp_path, repo_r
             time.sleep(0.5)
         assert _status(f"{base}/api/status?token={token}") == 200
         assert _status(f"{base}/api/status") == 403          # no token, no access
+        # The token came through the environment: no process shows it on its command line
+        # (/proc/PID/cmdline is readable by every local user), and only make's URL line prints it.
+        assert harness.processes_showing(token) == [], "the token is on a command line"
+        assert [line for line in log_path.read_text().splitlines() if token in line] == [
+            f"JupyterLab on {lab_dir}/: http://127.0.0.1:{port}/lab?token={token}"]
         assert _listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only (IPv4 hex)
         # it serves the working copy: every notebook there, the student's own one kept
         for notebook in tracked:
@@ -138,22 +139,27 @@ def test_make_lab_serves_a_working_copy_on_localhost_with_token(tmp_path, repo_r
         assert own.read_bytes() == own_bytes
         assert _digests(lab_dir.glob("*.ipynb")) == dict(before, **{own.name: _digests([own])[own.name]})
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+        harness.stop_make(proc)
     assert _digests(tracked) == before  # notebooks/ is never written
     assert own.read_bytes() == own_bytes
 
 
-def test_make_demo_starts_voila_as_the_browser_tests_do(repo_root):
+def _harness():
+    """tests/browser/harness.py (its folder is not a package)."""
     import sys
-    sys.path.insert(0, str(repo_root / "tests" / "browser"))
+    sys.path.insert(0, str(Path(__file__).parent / "browser"))
     try:
-        from harness import VOILA_DENYLIST
+        import harness
     finally:
         sys.path.pop(0)
+    return harness
+
+
+def test_make_demo_starts_voila_as_the_browser_tests_do(repo_root):
+    harness = _harness()
     makefile = (repo_root / "Makefile").read_text(encoding="utf-8")
-    assert f"VOILA_DENYLIST := {VOILA_DENYLIST}" in makefile and "$(VOILA_DENYLIST)" in makefile
+    assert f"VOILA_DENYLIST := {harness.VOILA_DENYLIST}" in makefile and "$(VOILA_DENYLIST)" in makefile
+    # the same server settings: apps/server/voila.py
+    config_dir = harness.VOILA_CONFIG_DIR.relative_to(repo_root)
+    assert f"VOILA_CONFIG := --Voila.config_file_paths={config_dir}" in makefile and "$(VOILA_CONFIG)" in makefile
+    assert (harness.VOILA_CONFIG_DIR / "voila.py").is_file()

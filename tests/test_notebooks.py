@@ -31,7 +31,8 @@ import pytest
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 EXPECTED = ["01_surrogate_shapes.ipynb", "02_spike_autograd.ipynb",
-            "03_training_a_toy_snn.ipynb", "04_shape_vs_scale.ipynb"]
+            "03_training_a_toy_snn.ipynb", "04_shape_vs_scale.ipynb",
+            "05_where_the_membrane_potentials_are.ipynb"]
 MAX_BYTES = 200_000
 IGNORE_TAG = "nbval-ignore-output"
 # Outputs whose stored text cannot be compared run to run (ids, uids, templates).

@@ -124,7 +124,7 @@ def test_one_number_formatter():
     assert format_number(math.inf) == "∞" and format_number(-math.inf) == "-∞"
     assert format_number(math.inf, infinity="inf") == "inf"
     assert format_number(0.123456) == "0.1235" and format_number(0.123456, 6) == "0.123456"
-    assert SPIKE_THRESHOLD.range_text() == "(0, inf)"
+    assert SPIKE_THRESHOLD.range_text() == "[0.001, 1000]"
 
 
 def test_one_surrogate_description():

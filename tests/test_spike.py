@@ -115,8 +115,8 @@ def test_only_the_membrane_potential_is_saved():
     (dict(mode="max", max_spikes=0), r"max_spikes must be an integer in \[1, inf\)"),
     (dict(mode="max", max_spikes=1.5), r"max_spikes must be an integer"),
     (dict(mode="single", max_spikes=3), "only used with mode='max'"),
-    (dict(spike_threshold=0.0), r"spike_threshold must be in \(0, inf\)"),
-    (dict(spike_threshold=math.nan), r"spike_threshold must be in \(0, inf\)"),
+    (dict(spike_threshold=0.0), r"spike_threshold must be in \[0\.001, 1000\]"),
+    (dict(spike_threshold=math.nan), r"spike_threshold must be in \[0\.001, 1000\]"),
     (dict(surrogate=lambda v, t: v), "surrogate must be a sgexplore Surrogate"),
 ])
 def test_bad_spike_arguments_raise(kwargs, match):

@@ -107,7 +107,8 @@ def test_training_explorer_bundle_has_all_panels():
     data = _data(explorer._repr_mimebundle_())
     assert WIDGET_MIME in data
     texts = [t.text for t in ET.fromstring(data["image/svg+xml"]).iter(f"{SVG_NS}text")]
-    for title in ("training loss", "accuracy", "surrogate dS/dv", "gradient norm per layer (last step)"):
+    for title in ("loss", "accuracy", "surrogate dS/dv", "gradient norm per layer (last step)",
+                  "where the membrane potentials are (last recorded step)"):
         assert title in texts
     assert len(data["image/svg+xml"].encode()) < MAX_SVG_BYTES
 

@@ -48,7 +48,8 @@ def test_same_config_gives_the_same_curve_bit_for_bit_whatever_the_global_rng():
 
 def test_records_have_the_promised_fields_and_types():
     assert [f.name for f in dataclasses.fields(StepRecord)] == [
-        "step", "loss", "accuracy", "test_accuracy", "grad_norms", "spike_rates", "elapsed_s", "status"]
+        "step", "loss", "accuracy", "test_accuracy", "grad_norms", "spike_rates", "elapsed_s", "status",
+        "test_loss", "membrane"]
     config = TrainConfig(**{**SMALL, "hidden": (8, 6), "steps": 10})
     records = list(train(config))
     assert [r.step for r in records] == list(range(1, 11))
@@ -86,7 +87,7 @@ def test_nan_gradient_ends_the_run_with_a_diverged_record():
 
 
 def test_exploding_surrogate_is_reported_not_raised():
-    records = list(train(TrainConfig(**{**SMALL, "surrogate": surrogates.Gaussian(grad_scale=1e30)})))
+    records = list(train(TrainConfig(**{**SMALL, "surrogate": surrogates.Gaussian(grad_scale=1e6)})))  # the declared maximum
     assert records[-1].status == "diverged"
     assert all(r.status == "ok" for r in records[:-1])
     assert not all(math.isfinite(g) for g in records[-1].grad_norms)
@@ -224,7 +225,7 @@ def test_grad_width_help_is_relative_only_for_single_exponential(capsys):
     for absolute in ("PeriodicExponential", "Triangle", "Box"):
         (part,) = [p for p in parts if absolute in p.split(": ", 1)[0].split(", ")]
         assert "(absolute" in part and "relative" not in part, part
-    assert "Triangle: half-width of the triangle (absolute); in (0, inf), default 1" in grad_width
+    assert "Triangle: half-width of the triangle (absolute); in [0.001, 1000], default 1" in grad_width
 
 
 def test_cli_flags_build_the_config():
@@ -288,3 +289,78 @@ def test_a_non_chaotic_run_agrees_across_simulated_machines_within_a_tolerance()
     assert len(first) == len(second) == 40
     assert first[-1] < 0.8 * first[0]  # it learns: not a flat, trivially equal curve
     assert second == pytest.approx(first, rel=1e-4)
+
+
+# -- Ctrl-C and assignment ------------------------------------------------------------
+
+def test_ctrl_c_ends_the_cli_with_a_summary_of_the_steps_done(monkeypatch, capsys):
+    from sgexplore import train as train_module
+
+    def interrupted_after_three(config):
+        for record in train(config):
+            yield record
+            if record.step == 3:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "train", interrupted_after_three)
+    code = main(["--task", "two_patterns", "--classes", "2", "--samples-per-class", "40",
+                 "--steps", "50", "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == 130
+    assert "status         interrupted after 3 of 50 steps" in out and "loss " in out
+    assert "Traceback" not in out + err
+
+
+@pytest.mark.slow  # a fresh interpreter, interrupted by a real SIGINT
+def test_a_real_sigint_ends_the_cli_with_exit_130_and_the_summary():
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sgexplore.train", "--task", "two_patterns", "--classes", "2",
+         "--samples-per-class", "40", "--steps", "100000", "--test-every", "100000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = b""
+    # tqdm's progress on stderr (redrawn at most every 0.1 s, so not at every step)
+    while not any(int(done) >= 3 for done in re.findall(rb"(\d+)/100000", seen)):
+        chunk = os.read(process.stderr.fileno(), 4096)
+        assert chunk, "the CLI ended before it was interrupted: " + seen.decode(errors="replace")
+        seen += chunk
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate()
+    assert process.returncode == 130, (out, err)
+    assert "status         interrupted after" in out.decode() and "of 100000 steps" in out.decode()
+    assert b"Traceback" not in seen + err and b"KeyboardInterrupt" not in seen + err
+
+
+def test_assigning_a_field_validates_like_the_constructor():
+    config = TrainConfig(**SMALL)
+    config.lr = 0.1
+    config.hidden = [8, 4]
+    assert config.lr == 0.1 and config.hidden == (8, 4)  # normalised as the constructor does
+    before = dataclasses.asdict(config)
+    for name, value, message in [
+        ("lr", -1, r"TrainConfig\.lr must be a finite number in \(0, 10\]; got -1"),
+        ("steps", 10**400, r"TrainConfig\.steps must be an integer in \[1, 100000\]"),
+        ("device", "meta", r"TrainConfig\.device must be a torch device"),
+        ("classes", 3, r"TrainConfig\.classes must be 2 for task='two_patterns'; got 3"),
+        ("samples_per_class", 5, r"TrainConfig\.samples_per_class = 5 does not fit the other fields: "
+                                 r"TrainConfig\.batch_size must be in \[1, 8\]"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            setattr(config, name, value)
+    with pytest.raises(TypeError, match=r"TrainConfig\.detach_reset must be True or False"):
+        config.detach_reset = "no"
+    with pytest.raises(AttributeError, match="TrainConfig has no field 'lrr'"):
+        config.lrr = 0.1
+    with pytest.raises(AttributeError):
+        del config.lr
+    assert dataclasses.asdict(config) == before
+
+
+def test_meta_device_is_rejected_at_entry():
+    with pytest.raises(ValueError, match=r"TrainConfig\.device must be a torch device: 'cpu', or 'cuda'"):
+        TrainConfig(device="meta")

@@ -25,9 +25,10 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type, U
 
 import ipywidgets as W
 
-from ..params import Param, format_number, slider_values, validate_value
+from ..params import Param, ParamTypeError, format_number, shown, slider_values, validate_value
 from ..spike import MAX_SPIKES, MODE
-from ..surrogates import SPIKE_THRESHOLD, Surrogate, check_threshold, create, registry
+from ..surrogates import SPIKE_THRESHOLD, Surrogate, create, registry
+from .frameworks import FrameworkPanel
 
 __all__ = ["EPSILON", "declared_control", "grid_options", "is_real_change", "came_from_browser",
            "format_number", "SurrogatePanel", "tooltip"]
@@ -101,6 +102,10 @@ def threshold_control(value: float) -> W.FloatSlider:
                          style=_DESCRIPTION_STYLE, layout=_SLIDER_LAYOUT, readout_format=".2f")
 
 
+#: :meth:`SurrogatePanel.load`'s ``notify``.
+LOAD_NOTIFY = Param(True, doc="call on_change once after loading")
+
+
 class SurrogatePanel:
     """Surrogate dropdown, its declared sliders, threshold, spike mode, reset and readouts.
 
@@ -121,8 +126,15 @@ class SurrogatePanel:
                  max_spikes: Optional[int], params: Dict[str, float],
                  on_change: Callable[[Optional[Dict[str, Any]]], None], mode_param: Param = MODE):
         initial = _initial_surrogate(surrogate, params)
-        check_threshold(spike_threshold)
+        # a number here, not a tensor: it sets a slider
+        spike_threshold = validate_value("", "spike_threshold", SPIKE_THRESHOLD, spike_threshold)
         validate_value("", "mode", mode_param, mode)
+        if mode == "max":
+            max_spikes = validate_value("", "max_spikes", MAX_SPIKES,
+                                        MAX_SPIKES.default if max_spikes is None else max_spikes)
+        elif max_spikes is not None:
+            raise ValueError(f"max_spikes is only used with mode='max'; got max_spikes={shown(max_spikes)} "
+                             f"with mode={mode!r}")
         self._on_change = on_change
         self._initial_class = type(initial)
         self._classes: Dict[str, Type[Surrogate]] = self._known_classes()
@@ -144,6 +156,8 @@ class SurrogatePanel:
                                              "(the surrogate stays)")
         self.readout = W.HTML()
         self.message_box = W.HTML()
+        # "copy as code" and "start from my framework" (sgexplore.interop)
+        self.frameworks = FrameworkPanel(on_pick=self.load, threshold=lambda: self.spike_settings()[0])
         self._param_box = W.VBox()
         self._current_params: List[str] = []
         self._holding = False
@@ -160,6 +174,8 @@ class SurrogatePanel:
             self._param_box,
             self.readout,
             self.message_box,
+            W.Accordion([self.frameworks.widget], titles=("your framework: copy as code, start from",),
+                        selected_index=None),
         ])
 
     def _known_classes(self) -> Dict[str, Type[Surrogate]]:
@@ -220,8 +236,11 @@ class SurrogatePanel:
         self.message_box.value = shown
 
     def show_readout(self, peak: float, area: float) -> None:
+        """Peak and area of the surrogate just drawn, and its code in the chosen framework
+        (explorers call this after every successful update, so the controls are valid)."""
         self.readout.value = (f"<b>peak</b> {format_number(peak)} &nbsp; "
                               f"<b>area</b> {format_number(area)}")
+        self.frameworks.show(self.build_surrogate(), self.spike_settings()[0])
 
     # -- changing the controls -------------------------------------------------
     def reset_values(self) -> None:
@@ -235,6 +254,30 @@ class SurrogatePanel:
                 _set_value(self.controls[name], declaration, value)
             for key, value in self._defaults.items():
                 self.controls[key].value = value
+
+    def load(self, surrogate: Surrogate, notify: bool = True, change: Optional[Dict[str, Any]] = None) -> None:
+        """Show ``surrogate``: choose its class and set every parameter slider to its value
+        (off-grid values are added to the slider exactly), then notify once (passing on
+        ``change``, the change that asked for it, so a browser's request stays one)."""
+        if not isinstance(surrogate, Surrogate):
+            raise ParamTypeError("SurrogatePanel.load: surrogate must be a Surrogate instance; "
+                                 f"got {shown(surrogate)}")
+        validate_value("SurrogatePanel.load", "notify", LOAD_NOTIFY, notify)
+        if change is not None and not (isinstance(change, dict) and "owner" in change):
+            raise (ValueError if isinstance(change, dict) else ParamTypeError)(
+                f"SurrogatePanel.load: change must be None or a traitlets change (a dict with 'owner'); "
+                f"got {shown(change)}")
+        name = type(surrogate).__name__
+        if self._classes.get(name) is not type(surrogate):
+            raise ValueError(f"surrogate must be one of the registered {sorted(self._classes)}; got {name}")
+        with self.hold():
+            self.controls["surrogate"].value = name
+            if self._shown_class is not type(surrogate):
+                self._set_param_controls(type(surrogate), {})
+            for key, declaration in type(surrogate).params().items():
+                _set_value(self.controls[key], declaration, getattr(surrogate, key))
+        if notify:
+            self._notify(change)
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
@@ -302,11 +345,17 @@ def came_from_browser(change: Optional[Dict[str, Any]]) -> bool:
 
 
 def _initial_surrogate(surrogate: Union[str, Surrogate], params: Dict[str, float]) -> Surrogate:
+    cls = type(surrogate) if isinstance(surrogate, Surrogate) else surrogate
+    if isinstance(cls, type) and issubclass(cls, Surrogate):
+        unknown = set(params) - set(cls.params())
+        if unknown:
+            raise ValueError(f"{cls.__name__} has no parameter(s) {sorted(unknown)}; "
+                             f"its parameters are {list(cls.params())}")
     if isinstance(surrogate, Surrogate):
         return surrogate.replace(**params) if params else surrogate
     if isinstance(surrogate, type) and issubclass(surrogate, Surrogate):
         return surrogate(**params)
     if not isinstance(surrogate, str):
-        raise ValueError("surrogate must be a registered name, a Surrogate class or instance; "
-                         f"got {surrogate!r}")
+        raise ParamTypeError("surrogate must be a registered name, a Surrogate class or instance; "
+                             f"got {shown(surrogate)}")
     return create(surrogate, **params)

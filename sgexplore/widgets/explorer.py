@@ -8,7 +8,10 @@ message line. Subclasses compute and draw; this class does the bookkeeping.
 
 from __future__ import annotations
 
-from typing import Callable, List
+import contextlib
+import re
+import warnings
+from typing import Callable, Iterator, List
 
 import ipywidgets as W
 import plotly.graph_objects as go
@@ -17,7 +20,23 @@ from .controls import SurrogatePanel
 from .figures import refresh_snapshot
 from .static import static_bundle
 
-__all__ = ["Explorer"]
+__all__ = ["Explorer", "visitor_message", "MESSAGE_LENGTH"]
+
+#: Longest message shown for an error or a warning (the rest is cut, with "…").
+MESSAGE_LENGTH = 300
+# An absolute file path (POSIX or Windows) inside a message: a server's layout, not the visitor's.
+_PATH = re.compile(r"(?:[A-Za-z]:\\|/)[^\s'\"():,;]*[/\\][^\s'\"():,;]*")
+
+
+def visitor_message(error: BaseException) -> str:
+    """What a visitor sees of an error: its type and the first line of its text, with file
+    paths replaced by ``<path>``, never a traceback (the kernel's log keeps the full error)."""
+    lines = str(error).strip().splitlines()
+    text = _PATH.sub("<path>", lines[0]) if lines else ""
+    if isinstance(error, MemoryError) and not text:
+        text = "out of memory"
+    text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return text if len(text) <= MESSAGE_LENGTH else text[:MESSAGE_LENGTH - 1] + "…"
 
 CONTROLS_WIDTH = "500px"
 # Written under the static picture, which only a viewer without a kernel shows.
@@ -78,6 +97,18 @@ class Explorer:
     def _show_message(self, text: str) -> None:
         self.message = text
         self.panel.show_message(text)
+
+    @contextlib.contextmanager
+    def _warnings_as_messages(self) -> Iterator[None]:
+        """Warnings raised inside the block become the explorer's message (text only, paths
+        hidden) instead of output with the server's file paths. The block must not yield to
+        other code (an ``await``, a generator's ``yield``): the warning filters are global."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+        if caught:
+            shown = "; ".join(dict.fromkeys(visitor_message(w.category(str(w.message))) for w in caught))
+            self._show_message(" ".join(part for part in (self.message, shown) if part))
 
     def _layout(self, controls: List[W.Widget]) -> W.HBox:
         """Controls in a column on the left, the figure on the right."""

@@ -24,7 +24,7 @@ from typing import Any, List, Optional, Sequence, Union
 import numpy as np
 import plotly.graph_objects as go
 
-from ..params import format_number, slider_values
+from ..params import Param, ParamTypeError, format_number, shown, slider_values, validate_value
 from ..surrogates import Surrogate, describe
 from ..views import surrogate_curve
 from .figures import sweep_figure
@@ -39,6 +39,35 @@ _DIGITS = 6  # significant digits stored per curve value (float32 carries about 
 # Page geometry in pixels: the plot's height, where the sliders start below it, and
 # the height of one slider with its labels.
 _PLOT_PX, _SLIDERS_TOP, _SLIDER_PX = 320, 85, 100
+
+
+#: The export's own settings, declared once (checked where they enter, named in messages).
+MAX_STEPS = Param(41, low=2, high=201, integer=True, slider=(2, 201, 1),
+                  doc="about how many positions each exported slider has at most")
+CURVE_POINTS = Param(401, low=11, high=20001, integer=True, slider=(11, 20001, 10),
+                     doc="points per exported curve")
+#: What include_plotlyjs may be: True embeds plotly.js, False omits it, "cdn" links it.
+INCLUDE_PLOTLYJS = (True, False, "cdn")
+
+
+def _check_page(path: Any, include_plotlyjs: Any, title: Any) -> Path:
+    """The page arguments every export shares, checked before anything is computed."""
+    if not (isinstance(include_plotlyjs, bool) or (isinstance(include_plotlyjs, str) and include_plotlyjs == "cdn")):
+        raise (ValueError if isinstance(include_plotlyjs, str) else ParamTypeError)(
+            f"include_plotlyjs must be one of {INCLUDE_PLOTLYJS}; got {shown(include_plotlyjs)}")
+    if title is not None and not isinstance(title, str):
+        raise ParamTypeError(f"title must be a string or None; got {shown(title)}")
+    if not isinstance(path, (str, Path)) or (isinstance(path, str) and not path.strip()):
+        raise (ValueError if isinstance(path, str) else ParamTypeError)(
+            f"path must be a file name (str or pathlib.Path) ending in .html; got {shown(path)}")
+    path = Path(path)
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"path must be a file name ending in .html; got {path.name!r}")
+    if not path.parent.is_dir():
+        raise ValueError(f"path must be in an existing folder; the folder of {path.name!r} does not exist")
+    if path.is_dir():
+        raise ValueError(f"path must be a file name ending in .html, not a folder; got {path.name!r}")
+    return path
 
 
 def _stored(values: np.ndarray) -> List[float]:
@@ -88,6 +117,7 @@ def surrogate_explorer_html(explorer: Any, path: PathLike, *, include_plotlyjs: 
     Returns:
         The path written.
     """
+    path = _check_page(path, include_plotlyjs, title)
     figure = surrogate_explorer_figure(explorer, max_steps=max_steps, points=points, title=title)
     return _write(figure, path, include_plotlyjs, figure.layout.meta["page_title"])
 
@@ -105,6 +135,10 @@ def surrogate_explorer_figure(explorer: Any, *, max_steps: int = 41, points: int
     The page title and a note on the page say so too. Trace 0 is the curve the sliders
     change, trace 1 the exported one.
     """
+    max_steps = validate_value("", "max_steps", MAX_STEPS, max_steps)
+    points = validate_value("", "points", CURVE_POINTS, points)
+    if title is not None and not isinstance(title, str):
+        raise ParamTypeError(f"title must be a string or None; got {shown(title)}")
     surrogate = explorer.surrogate
     thr, mode, max_spikes = float(explorer.spike_threshold), explorer.mode, explorer.max_spikes
     v_mem = np.linspace(float(np.min(explorer.v_mem)), float(np.max(explorer.v_mem)), points)
@@ -165,6 +199,7 @@ def sweep_html(result: Any, path: PathLike, *, include_plotlyjs: Union[bool, str
     The page is :func:`sgexplore.widgets.figures.sweep_figure`. ``result`` is a
     :class:`~sgexplore.sweep.SweepResult`. Returns the path written.
     """
+    path = _check_page(path, include_plotlyjs, title)
     figure = sweep_figure(result, title=title, digits=_DIGITS)
     return _write(figure, path, include_plotlyjs, figure.layout.meta["page_title"])
 

@@ -56,7 +56,9 @@ def sweep_heatmaps(result: Any, metric: str = "both") -> go.Figure:
     metrics = SWEEP_METRICS if metric == "both" else (metric,)
     for name in metrics:
         heatmap_limits(result, name)  # validates the name before anything is drawn
-    titles = [f"final {name}, {reset} reset" for name in metrics for reset in result.resets]
+    seeds, lrs = len(getattr(result, "seeds", ())), len(getattr(result, "lrs", ()))
+    about = (f", mean±std of {seeds} seeds" if seeds > 1 else "") + (", best lr" if lrs > 1 else "")
+    titles = [f"final {name}, {reset} reset{about}" for name in metrics for reset in result.resets]
     figure = make_subplots(rows=len(metrics), cols=len(result.resets), subplot_titles=titles,
                            horizontal_spacing=0.12, vertical_spacing=0.18)
     for row, name in enumerate(metrics, 1):

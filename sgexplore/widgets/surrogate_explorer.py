@@ -16,16 +16,20 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..params import format_number
+from ..params import Param, format_number, validate_value
 from ..surrogates import Surrogate, describe
 from ..views import NORMALISE, POINTS, SurrogateView, normalisation, surrogate_view
 from .controls import SurrogatePanel
-from .explorer import Explorer
+from .explorer import Explorer, visitor_message
 from .figures import refresh_snapshot, threshold_lines
 
-__all__ = ["SurrogateExplorer", "MAX_PINS"]
+__all__ = ["SurrogateExplorer", "MAX_PINS", "NORMALISE_PARAM", "POINTS_PARAM"]
 
 MAX_PINS = 6
+NORMALISE_PARAM = Param("none", choices=NORMALISE,
+                        doc="scale each curve to peak 1 or area 1, to compare shapes apart from scale")
+POINTS_PARAM = Param(POINTS, low=11, high=20001, integer=True, slider=(11, 20001, 10),
+                     doc="points per curve")
 _BASE_TRACES = 3  # derivative, primitive, true forward; pins come after
 _PANELS = [("x", "y"), ("x2", "y2")]
 
@@ -76,18 +80,23 @@ class SurrogateExplorer(Explorer):
 
     Pinned curves are normalised like the current curve, each by its own peak or area; a
     pin whose peak or area cannot be scaled to 1 stays raw, and ``message`` says so.
+
+    Every constructor argument is checked here: ValueError naming it and its valid values
+    (ParamTypeError, a TypeError, for a wrong type). Warnings while drawing become the
+    message; an unexpected error too (its type and text, no file paths, no traceback).
     """
 
     def __init__(self, surrogate: Union[str, Surrogate] = "MultiGaussian", spike_threshold: float = 1.0,
                  mode: str = "single", max_spikes: Optional[int] = None, normalise: str = "none",
                  points: int = POINTS, **params: float):
-        normalisation(normalise, 1.0, 1.0)  # validates the name
+        validate_value("SurrogateExplorer", "normalise", NORMALISE_PARAM, normalise)
+        points = validate_value("SurrogateExplorer", "points", POINTS_PARAM, points)
         self.panel = SurrogatePanel(surrogate, spike_threshold, mode, max_spikes, params,
                                     on_change=self._controls_changed)
         self.controls = self.panel.controls
         self.panel.add_observed("normalise", W.ToggleButtons(
             options=NORMALISE, value=normalise, description="normalise",
-            tooltip="scale to peak 1 or area 1, to compare shapes apart from scale",
+            tooltip=f"normalise: {NORMALISE_PARAM.doc}",
             style={"description_width": "110px", "button_width": "70px"}), default=normalise)
         self._points = points
         self.message = ""
@@ -146,12 +155,13 @@ class SurrogateExplorer(Explorer):
         On invalid input (a ValueError from the surrogate, the threshold or the mode)
         the message is shown, the figure keeps its previous state and False is returned.
         """
-        try:
-            view = self._compute()
-        except ValueError as error:
-            self._show_message(str(error))
-            return False
-        self._apply(view)
+        with self._warnings_as_messages():
+            try:
+                view = self._compute()
+            except ValueError as error:
+                self._show_message(str(error))
+                return False
+            self._apply(view)
         return True
 
     def pin(self) -> None:
@@ -251,4 +261,4 @@ class SurrogateExplorer(Explorer):
         try:
             self.update()
         except Exception as error:  # noqa: BLE001 - shown to the user instead of a traceback
-            self._show_message(f"{type(error).__name__}: {error}")
+            self._show_message(visitor_message(error))

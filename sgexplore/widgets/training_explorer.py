@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import html
+import re
 import time
 from typing import Any, Iterator, List, Optional, Tuple, Union
 
@@ -28,39 +30,71 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..params import format_number, params_of
+from .. import lens
+from ..params import Param, ParamTypeError, format_number, params_of, shown, validate_value
 from ..surrogates import Surrogate, describe
-from ..train import TRAIN_MODE, StepRecord, TrainConfig, train
-from ..views import membrane_grid, surrogate_curve
+from ..train import HIDDEN_SIZE, TRAIN_MODE, Run, StepRecord, TrainConfig
+from ..views import class_examples, firing_rates, membrane_grid, raster, surrogate_curve
 from .controls import SurrogatePanel, came_from_browser, declared_control
-from .explorer import Explorer
+from .explorer import Explorer, visitor_message
 from .figures import refresh_snapshot, threshold_lines
 
-__all__ = ["TrainingExplorer", "TRAINING_FIELDS", "parse_hidden"]
+__all__ = ["TrainingExplorer", "TRAINING_FIELDS", "parse_hidden", "MAX_GHOSTS_PARAM", "LIVE",
+           "RETRAIN_ON_CHANGE", "BROWSER"]
 
 #: TrainConfig fields that get a control; the others stay as given (``config=`` or keywords).
-TRAINING_FIELDS = ("lr", "steps", "batch_size", "beta", "seed", "reset", "detach_reset",
+TRAINING_FIELDS = ("optimizer", "lr", "steps", "batch_size", "beta", "seed", "reset", "detach_reset",
                    "recurrent", "hidden")
 MAX_GHOSTS = 5
+MAX_GHOSTS_PARAM = Param(MAX_GHOSTS, low=0, high=20, integer=True, slider=(0, 20, 1),
+                         doc="how many faded curves of earlier runs stay drawn")
+LIVE = Param(True, doc="train browser changes in the background (False: every change trains at once)")
+RETRAIN_ON_CHANGE = Param(True, doc="a changed surrogate retrains from scratch (for controlled comparisons); "
+                                    "off: the run goes on from its current weights with the new surrogate")
+BROWSER = Param(False, doc="the call comes from a button click in a browser (True: a live run may go on "
+                            "in the background)")
 REDRAW_INTERVAL_S = 0.05             # stream at most ~20 redraws a second (and always the first point)
 DEBOUNCE_S = 0.03                    # a live run starts after this long without a newer change
-_BASE_TRACES = 5                     # loss, accuracy, test accuracy, surrogate, grad norms
-_LOSS, _ACCURACY, _TEST_ACCURACY, _SURROGATE, _GRAD_NORMS = range(_BASE_TRACES)
+#: The lens's histograms are recorded every this many steps (and at the last) unless the
+#: config sets its own ``record_every``.
+LENS_EVERY = 5
+_LAYER_COLOURS = ("#17becf", "#bcbd22", "#e377c2", "#8c564b")  # one per hidden layer (at most 4)
+# loss, accuracy, test accuracy, surrogate, grad norms, test loss, one membrane histogram per layer
+_LOSS, _ACCURACY, _TEST_ACCURACY, _SURROGATE, _GRAD_NORMS, _TEST_LOSS = range(6)
+_MEMBRANE = 6
+_BASE_TRACES = _MEMBRANE + len(_LAYER_COLOURS)
+
+
+_HIDDEN_TEXT = re.compile(r"[0-9, ]*")
+_WIDTH_DIGITS = 9  # more digits than any valid width; int() of a longer text is slow or refused
 
 
 def parse_hidden(text: Union[str, Tuple[int, ...], List[int], int]) -> Tuple[int, ...]:
-    """Layer widths from text such as ``"64"`` or ``"64, 32"`` (ValueError otherwise)."""
+    """Layer widths from text such as ``"64"`` or ``"64, 32"``.
+
+    The text may hold ASCII digits, commas and spaces only (Python's ``int()`` would also
+    take ``1_000`` and non-ASCII digits such as Arabic-Indic ones); commas separate the
+    widths. ValueError otherwise, ParamTypeError for a value that is not text. A tuple,
+    list or int passes through, for TrainConfig to check.
+    """
     if isinstance(text, (tuple, list)):
         return tuple(text)
-    if isinstance(text, int):
+    if isinstance(text, int) and not isinstance(text, bool):
         return (text,)
-    try:
-        widths = tuple(int(part) for part in str(text).replace(" ", "").split(",") if part)
-    except ValueError:
-        widths = ()
+    expected = "hidden must be comma-separated layer widths such as '64, 32'"
+    if not isinstance(text, str):
+        raise ParamTypeError(f"{expected}; got {shown(text)} of type {type(text).__name__}")
+    if not _HIDDEN_TEXT.fullmatch(text):
+        raise ValueError(f"{expected} (ASCII digits, commas and spaces only); got {shown(text)}")
+    parts = [part.strip() for part in text.split(",")]
+    if any(" " in part for part in parts):
+        raise ValueError(f"{expected} (separate the widths with commas); got {shown(text)}")
+    widths = [part for part in parts if part]
     if not widths:
-        raise ValueError(f"hidden must be comma-separated layer widths such as '64, 32'; got {text!r}")
-    return widths
+        raise ValueError(f"{expected}; got {shown(text)}")
+    if any(len(part) > _WIDTH_DIGITS for part in widths):
+        raise ValueError(f"hidden: each layer width must be {HIDDEN_SIZE.expected_text()}; got {shown(text)}")
+    return tuple(int(part) for part in widths)
 
 
 def _hidden_text(hidden: Tuple[int, ...]) -> str:
@@ -79,12 +113,14 @@ def _training_control(name: str, value: Any) -> W.Widget:
 
 
 def _new_figure() -> go.FigureWidget:
-    layout = make_subplots(rows=2, cols=2, vertical_spacing=0.16, horizontal_spacing=0.12,
-                           subplot_titles=("training loss", "accuracy", "surrogate dS/dv",
-                                           "gradient norm per layer (last step)"))
+    layout = make_subplots(rows=3, cols=2, vertical_spacing=0.1, horizontal_spacing=0.12,
+                           specs=[[{}, {}], [{}, {}], [{}, None]],
+                           subplot_titles=("loss", "accuracy", "surrogate dS/dv",
+                                           "gradient norm per layer (last step)",
+                                           "where the membrane potentials are (last recorded step)"))
     figure = go.FigureWidget(layout)
     empty = np.zeros(0)
-    figure.add_scatter(x=empty, y=empty, name="loss", line=dict(color="#1f77b4", width=2.5),
+    figure.add_scatter(x=empty, y=empty, name="train loss (batch)", line=dict(color="#1f77b4", width=2.5),
                        row=1, col=1)
     figure.add_scatter(x=empty, y=empty, name="train accuracy (batch)",
                        line=dict(color="#2ca02c", width=2), row=1, col=2)
@@ -94,15 +130,51 @@ def _new_figure() -> go.FigureWidget:
                        line=dict(color="#ff7f0e", width=2), row=2, col=1)
     figure.add_bar(x=[], y=empty, name="grad norm", showlegend=False, marker_color="#9467bd",
                    texttemplate="%{y:.2g}", textposition="outside", row=2, col=2)
-    figure.update_layout(height=600, width=760, template="plotly_white",
+    figure.add_scatter(x=empty, y=empty, name="test loss", mode="markers+lines",
+                       line=dict(color="#d62728", width=1, dash="dot"), row=1, col=1)
+    for index, colour in enumerate(_LAYER_COLOURS):  # the lens: v histograms under the surrogate
+        figure.add_scatter(x=empty, y=empty, name=f"v of hidden {index + 1}", line_shape="hvh",
+                           line=dict(color=colour, width=1.5), row=3, col=1)
+    figure.update_layout(height=820, width=760, template="plotly_white",
                          margin=dict(l=50, r=20, t=70, b=40), title=dict(font=dict(size=13)),
                          legend=dict(orientation="h", y=-0.1))
     figure.update_xaxes(title_text="step", row=1, col=1)
     figure.update_xaxes(title_text="step", row=1, col=2)
     figure.update_xaxes(title_text="v_mem", row=2, col=1)
+    figure.update_xaxes(title_text="v_mem (same axis as the surrogate)", matches="x3", row=3, col=1)
+    figure.update_yaxes(title_text="fraction per bin", row=3, col=1)
     figure.update_yaxes(type="log", row=1, col=1)
     figure.update_yaxes(range=[0, 1.05], row=1, col=2)
     figure.update_yaxes(type="log", row=2, col=2)
+    return figure
+
+
+#: The test sample whose hidden activity the activity panel shows (a fixed probe).
+PROBE_SAMPLE = 0
+
+
+def _new_activity_figure() -> go.FigureWidget:
+    layout = make_subplots(rows=1, cols=3, horizontal_spacing=0.08,
+                           subplot_titles=("the data: one sample per class", "hidden 1 on a test sample",
+                                           "firing rates of hidden 1 (that sample)"))
+    figure = go.FigureWidget(layout)
+    empty = np.zeros(0)
+    figure.add_scatter(x=empty, y=empty, mode="markers", name="input spikes", showlegend=False,
+                       marker=dict(size=3, color=empty, colorscale="Viridis"), row=1, col=1)
+    figure.add_scatter(x=empty, y=empty, mode="markers", name="hidden spikes", showlegend=False,
+                       marker=dict(size=3, color="#444"), row=1, col=2)
+    figure.add_histogram(x=empty, name="firing rate", showlegend=False, marker_color="#9467bd",
+                         nbinsx=20, row=1, col=3)
+    figure.update_layout(height=300, width=760, template="plotly_white",
+                         title=dict(text="the data, and hidden layer 1 with the weights drawn last",
+                                    font=dict(size=13)),
+                         margin=dict(l=50, r=20, t=70, b=40))
+    figure.update_xaxes(title_text="time step", row=1, col=1)
+    figure.update_yaxes(title_text="input neuron (class by class)", row=1, col=1)
+    figure.update_xaxes(title_text="time step", row=1, col=2)
+    figure.update_yaxes(title_text="neuron", row=1, col=2)
+    figure.update_xaxes(title_text="spikes per step", row=1, col=3)
+    figure.update_yaxes(title_text="neurons", row=1, col=3)
     return figure
 
 
@@ -113,10 +185,18 @@ class TrainingExplorer(Explorer):
     the current surrogate and the fields in :data:`TRAINING_FIELDS` to their widgets.
     ``figure.data[0]`` is the current run's loss against the step; ``records`` its
     :class:`~sgexplore.train.StepRecord` list; ``config`` its TrainConfig; ``message`` says
-    "diverged at step k" or why a setting is invalid. ``run()`` trains to the end.
+    "diverged at step k: ..." (naming the loss or the layer whose gradient was not finite),
+    why a setting is invalid, or what error stopped a run. ``run()`` trains to the end.
 
     Keywords name a surrogate parameter of the chosen surrogate or a TrainConfig field;
     ``config`` gives the starting TrainConfig (its surrogate is replaced by ``surrogate``).
+    Every argument is checked here: ValueError naming it and its valid values
+    (ParamTypeError, a TypeError, for a wrong type).
+
+    An error inside a run (out of memory, say) stops that run and leaves the figure as it
+    was last drawn: the previous run's curves if the new one had drawn nothing yet, else the
+    steps done. ``message`` and the status line name the error, never a file path or a
+    traceback; ``error`` holds the exception itself.
     """
 
     def __init__(self, surrogate: Union[str, Surrogate] = "FastSigmoid",
@@ -124,10 +204,14 @@ class TrainingExplorer(Explorer):
                  max_ghosts: int = MAX_GHOSTS, **values: Any):
         base = config if config is not None else TrainConfig()
         if not isinstance(base, TrainConfig):
-            raise ValueError(f"config must be a TrainConfig; got {type(base).__name__}")
+            raise ParamTypeError(f"config must be a TrainConfig; got {type(base).__name__}")
+        live = validate_value("TrainingExplorer", "live", LIVE, live)
+        max_ghosts = validate_value("TrainingExplorer", "max_ghosts", MAX_GHOSTS_PARAM, max_ghosts)
         config_names = {f.name for f in dataclasses.fields(TrainConfig)} - {"surrogate"}
         surrogate_params = {k: v for k, v in values.items() if k not in config_names}
         base = dataclasses.replace(base, **{k: v for k, v in values.items() if k in config_names})
+        if base.record_every == 0:  # the lens needs histograms
+            base = dataclasses.replace(base, record_every=LENS_EVERY)
         self.panel = SurrogatePanel(surrogate, base.spike_threshold, base.mode, None,
                                     surrogate_params, on_change=self._controls_changed,
                                     mode_param=TRAIN_MODE)
@@ -141,6 +225,7 @@ class TrainingExplorer(Explorer):
         self.redraw_interval_s = REDRAW_INTERVAL_S
         self.debounce_s = DEBOUNCE_S
         self.message = ""
+        self.error: Optional[BaseException] = None
         self.records: List[StepRecord] = []
         self.config = self._config_from_controls()  # bad constructor input raises here
         self.base_traces = _BASE_TRACES
@@ -151,26 +236,55 @@ class TrainingExplorer(Explorer):
         self._generation = 0
         self._task: Optional[asyncio.Task] = None
         self._finished = False  # the drawn run reached its end (so it may become a ghost)
+        self._run: Optional[Run] = None        # the run drawn now (its network, for continuing)
+        self._pending: Optional[Iterator[StepRecord]] = None  # its session, while paused or live
+        self.paused = False
         self._draw_surrogate(self.config)
 
-        run_button = W.Button(description="retrain", icon="play", tooltip="train again now")
+        self.lens_readout = W.HTML()
+        self.activity_figure = _new_activity_figure()
+        fit_button = W.Button(description="fit width", icon="arrows-h",
+                              tooltip="set the surrogate's width so that half of hidden layer 1's "
+                                      "v − thr samples get gradient (sgexplore.lens.fit_width), then retrain")
+        fit_button.on_click(lambda _button: self.fit_width(browser=True))
+        self.panel.add_observed("retrain_on_change", declared_control("retrain_on_change", RETRAIN_ON_CHANGE),
+                                default=RETRAIN_ON_CHANGE.default)
+        self.controls["retrain_on_change"].description = "retrain from scratch on change"
+        drive = []
+        for label, icon, action, tip in (
+                ("play", "play", self.play, "go on training (or start a run when none is in progress)"),
+                ("pause", "pause", self.pause, "stop after the current step; play or step go on from there"),
+                ("step", "step-forward", self.step, "one optimizer step (pauses)"),
+                ("stop", "stop", self.stop, "end this run; play then starts a new one")):
+            button = W.Button(description=label, icon=icon, tooltip=tip, layout={"width": "80px"})
+            button.on_click(lambda _button, action=action: action(browser=True))
+            drive.append(button)
+        run_button = W.Button(description="retrain", icon="refresh", tooltip="train again now, from scratch")
         clear_button = W.Button(description="clear ghosts", icon="trash",
                                 tooltip="remove the faded curves of earlier runs")
-        run_button.on_click(lambda _button: self._request(self.config, browser=True))
+        run_button.on_click(lambda _button: self._retrain(browser=True))
         clear_button.on_click(lambda _button: self.clear())
         self.panel.reset_button.on_click(lambda _button: self._reset(browser=True))
         training = W.VBox([self.controls[name] for name in TRAINING_FIELDS])
         self.widget = self._layout([self.panel.widget, W.HTML("<b>training</b>"), training,
-                                    W.HBox([run_button, clear_button]), self.status])
+                                    W.HBox(drive), W.HBox([run_button, clear_button, fit_button]), self.status,
+                                    self.lens_readout,
+                                    W.Accordion([self.activity_figure], titles=("data and activity",),
+                                                selected_index=None)])
         if self.live and _running_loop() is not None:
             # In a kernel, train the first curve now, before the figure is displayed: a view
             # that attaches while a background run streams (Voila renders after the cells
             # ran) could miss the transient updates and keep an empty figure.
-            self._request(self.config, browser=False)
+            try:
+                self._request(self.config, browser=False)
+            except Exception:  # noqa: BLE001 - shown as the message, kept in self.error
+                pass
 
     # -- public methods ------------------------------------------------------------
     def run(self) -> List[StepRecord]:
-        """Train with the current controls until the run ends; return its records."""
+        """Train with the current controls until the run ends; return its records.
+
+        An error inside the run is shown as the message and raised again here."""
         try:
             config = self._config_from_controls()
         except ValueError as error:
@@ -190,6 +304,102 @@ class TrainingExplorer(Explorer):
         parameters go back to its declared defaults (see :class:`SurrogatePanel`).
         """
         self._reset(browser=False)
+
+    @property
+    def membrane(self) -> Optional[Tuple[lens.MembraneHistogram, ...]]:
+        """The histograms drawn in the lens: the last recorded step's, one per hidden layer."""
+        recorded = [r for r in self.records if r.membrane is not None]
+        return recorded[-1].membrane if recorded else None
+
+    def fit_width(self, coverage: float = lens.COVERAGE.default, browser: bool = False) -> bool:
+        """Set the surrogate's width so that ``coverage`` of hidden layer 1's recorded samples
+        receive gradient (:func:`sgexplore.lens.fit_width`), then retrain. False, with a
+        message, when there is nothing to fit (no histogram yet, or no width parameter)."""
+        coverage = validate_value("TrainingExplorer.fit_width", "coverage", lens.COVERAGE, coverage)
+        browser = validate_value("TrainingExplorer.fit_width", "browser", BROWSER, browser)
+        histograms = self.membrane
+        if histograms is None:
+            self._show_message("fit width: no membrane histogram recorded yet")
+            return False
+        try:
+            fitted = lens.fit_width(self.config.surrogate, histograms[0], self.config.spike_threshold,
+                                    coverage=coverage)
+        except ValueError as error:
+            self._show_message(f"fit width: {error}")
+            return False
+        self.panel.load(fitted, notify=False)
+        self._retrain(browser)
+        return True
+
+    # -- driving: play, pause, step, stop ----------------------------------------
+    def pause(self, browser: bool = False) -> None:
+        """Stop the run after its current step, keeping it: :meth:`play` or :meth:`step` go on."""
+        validate_value("TrainingExplorer.pause", "browser", BROWSER, browser)
+        self.paused = True
+        if self._task is not None:  # the live task sees the flag after its step and returns
+            self._task.cancel()
+            self._task = None
+        if self.records and self._pending is not None:
+            self._draw_records()
+            self._draw_activity()
+        self._show_paused()
+
+    def play(self, browser: bool = False) -> None:
+        """Go on with the paused run to its end (a live task when ``browser`` and a loop runs;
+        otherwise here and now), or train anew when no run is in progress."""
+        browser = validate_value("TrainingExplorer.play", "browser", BROWSER, browser)
+        self.paused = False
+        if self._pending is None:
+            self._retrain(browser)
+            return
+        loop = _running_loop()
+        if self.live and browser and loop is not None:
+            self._task = loop.create_task(self._consume(self._pending, self._generation))
+        else:
+            self._consume_now(self._pending)
+
+    def step(self, browser: bool = False) -> Optional[StepRecord]:
+        """Train one optimizer step and pause; with no run in progress, start one (from the
+        controls) and train its first step. Returns the record, or None when nothing trained."""
+        validate_value("TrainingExplorer.step", "browser", BROWSER, browser)
+        self.pause()
+        if self._pending is None:
+            try:
+                config = self._config_from_controls()
+            except ValueError as error:
+                self._show_message(str(error))
+                return None
+            self._draw_surrogate(config)
+            self._pending = self._session(config, self._supersede())
+        try:
+            record = next(self._pending, None)
+        except Exception:  # noqa: BLE001 - the session has shown it
+            record = None
+        if record is None or (self._run is not None and self._run.done):
+            self._pending = None
+        elif self.records:
+            self._draw_records()  # each step shows at once, whatever the redraw interval
+            self._draw_activity()
+        self._show_paused()
+        return record
+
+    def stop(self, browser: bool = False) -> None:
+        """End the run in progress where it is (its curves stay, and become a ghost when the
+        next run starts); play then trains anew."""
+        validate_value("TrainingExplorer.stop", "browser", BROWSER, browser)
+        self.paused = False
+        self._supersede()
+        if self._pending is not None:
+            self._pending.close()
+            self._pending = None
+        if self.records:
+            self._draw_records(final=True)
+            self.status.value = f"stopped at step {self.records[-1].step}/{self.config.steps}"
+
+    def _show_paused(self) -> None:
+        if self.paused and self.records and self._pending is not None:
+            self.status.value = (f"paused at step {self.records[-1].step}/{self.config.steps}: "
+                                 f"loss {self.records[-1].loss:.4f}")
 
     @property
     def ghosts(self) -> int:
@@ -217,29 +427,70 @@ class TrainingExplorer(Explorer):
 
     # -- scheduling ----------------------------------------------------------------
     def _controls_changed(self, change) -> None:
-        self._retrain(browser=came_from_browser(change))
+        browser = came_from_browser(change)
+        if change is not None and change.get("owner") is self.controls.get("retrain_on_change"):
+            return  # the switch itself changes no run
+        if not self.controls["retrain_on_change"].value and self._continue_with_new_surrogate(browser):
+            return
+        self._retrain(browser=browser)
+
+    def _continue_with_new_surrogate(self, browser: bool) -> bool:
+        """With retrain-on-change off: when only the surrogate changed and a run is in progress,
+        hand it the new surrogate and let it go on from its weights. False when it cannot."""
+        try:
+            config = self._config_from_controls()
+        except ValueError as error:
+            self._show_message(str(error))
+            return True
+        run = self._run
+        if run is None or run.done or self._pending is None:
+            return False
+        if dataclasses.replace(config, surrogate=run.config.surrogate) != run.config:
+            return False  # something besides the surrogate changed: retrain
+        run.set_surrogate(config.surrogate)
+        self.config = run.config
+        self._draw_surrogate(config)
+        if not self.paused and not self.running:
+            self.play(browser)
+        return True
 
     def _reset(self, browser: bool) -> None:
         self.panel.reset_values()
         self._retrain(browser)
 
     def _retrain(self, browser: bool) -> None:
-        # Called from observers, which must never raise: bad settings become a message.
+        # Called from observers, which must never raise: bad settings become a message, and
+        # an error inside the run has been shown by the session already.
         try:
             config = self._config_from_controls()
         except ValueError as error:
             self._show_message(str(error))
             return
-        self._request(config, browser)
+        try:
+            self._request(config, browser)
+        except Exception as error:  # noqa: BLE001 - shown already; an observer must not raise
+            if self.error is not error:
+                self._show_failure(error, None)
 
     def _request(self, config: TrainConfig, browser: bool) -> None:
         loop = _running_loop()
+        self.paused = False
         if self.live and browser and loop is not None:
             self._task = loop.create_task(self._drive(config, self._supersede()))
         else:
             self._draw_surrogate(config)
-            for _record in self.session(config):
-                pass
+            self._pending = self.session(config)
+            self._consume_now(self._pending)
+
+    def _consume_now(self, session: Iterator[StepRecord]) -> None:
+        """Drive ``session`` to its end here (or until :meth:`pause` is called from inside it)."""
+        try:
+            for _record in session:
+                if self.paused:
+                    return
+        finally:
+            if not self.paused and self._pending is session:
+                self._pending = None
 
     def _supersede(self) -> int:
         """Make every earlier run stop at its next step; the new run's generation number."""
@@ -251,38 +502,90 @@ class TrainingExplorer(Explorer):
 
     async def _drive(self, config: TrainConfig, generation: int) -> None:
         session = self._session(config, generation)
+        self._pending = session
         try:
             await asyncio.sleep(self.debounce_s)  # a newer change in the meantime cancels us here
-            self._draw_surrogate(config)
+        except asyncio.CancelledError:
+            session.close()
+            raise
+        self._draw_surrogate(config)
+        await self._consume(session, generation)
+
+    async def _consume(self, session: Iterator[StepRecord], generation: int) -> None:
+        """Drive ``session`` step by step, yielding to the kernel between steps; a pause keeps
+        the session (for play or step), anything else closes it at the end."""
+        try:
             for _record in session:
                 await asyncio.sleep(0)  # let the kernel handle messages between steps
-                if generation != self._generation:
+                if generation != self._generation or self.paused:
                     return
+        except asyncio.CancelledError:
+            if not self.paused:
+                raise
         except Exception as error:  # noqa: BLE001 - a task's error would otherwise go unseen
-            self._show_message(f"{type(error).__name__}: {error}")
+            if self.error is not error:  # the session shows its own errors
+                self._show_failure(error, None)
         finally:
-            session.close()
+            if not self.paused or generation != self._generation:
+                session.close()
+                if self._pending is session:
+                    self._pending = None
 
     def _session(self, config: TrainConfig, generation: int) -> Iterator[StepRecord]:
         if generation != self._generation:
             return  # superseded before it started: touch nothing
         self.runs_started += 1
-        self._start_drawing(config)
+        self.error = None
+        self._show_message("")
+        self.status.value = "training…"
+        records = self._records(config)
+        started = False
         last_draw = -np.inf
-        for record in train(config):
-            if generation != self._generation:
-                return  # superseded: a newer run owns the figure now
-            self.records.append(record)
-            if record.status != "ok":
-                self._show_message(f"diverged at step {record.step}")
-            now = time.perf_counter()
-            if len(self.records) == 1 or now - last_draw >= self.redraw_interval_s:
-                self._draw_records()
-                last_draw = now
+        while True:
+            try:
+                with self._warnings_as_messages():  # no yield inside: the filters are global
+                    record = next(records, None)
+                    if record is not None and generation == self._generation:
+                        if not started:  # the old curves stay until the new run has a point
+                            self._start_drawing(config)
+                            started = True
+                        self.records.append(record)
+                        if record.status != "ok":
+                            self._show_message(_divergence_text(record))
+                        now = time.perf_counter()
+                        if len(self.records) == 1 or now - last_draw >= self.redraw_interval_s:
+                            self._draw_records()
+                            last_draw = now
+            except Exception as error:  # noqa: BLE001 - shown, then raised to a caller in code
+                if generation == self._generation:
+                    self._show_failure(error, started)
+                raise
+            if record is None or generation != self._generation:
+                break  # finished, or superseded: a newer run owns the figure now
             yield record
         if generation == self._generation:
             self._draw_records(final=True)
             self.runs_finished += 1
+
+    def _records(self, config: TrainConfig) -> Iterator[StepRecord]:
+        """The run's records; the Run (data, network) is built at the first step, inside the
+        session's error handling."""
+        self._run = Run(config)
+        yield from self._run
+
+    def _show_failure(self, error: BaseException, started: Optional[bool]) -> None:
+        """Stop showing "training…": the figure keeps what was drawn last (every step done,
+        when the failing run had drawn any), the message and status name the error."""
+        self.error = error
+        text = visitor_message(error)
+        if started and self.records:
+            self._draw_records()
+            where = f" at step {self.records[-1].step + 1}"
+        else:
+            where = " before its first step" if started is not None else ""
+        self._show_message(f"run stopped{where}: {text}")
+        self.status.value = (f"<b style='color:#b00020'>run stopped{where}: "
+                             f"{html.escape(text)}</b>")
 
     # -- drawing -----------------------------------------------------------------------
     def _start_drawing(self, config: TrainConfig) -> None:
@@ -291,10 +594,10 @@ class TrainingExplorer(Explorer):
         self.config = config
         self.records = []
         self._finished = False
-        self._show_message("")
         empty = np.zeros(0)
         with self.figure.batch_update():
-            for index in (_LOSS, _ACCURACY, _TEST_ACCURACY):
+            for index in (_LOSS, _ACCURACY, _TEST_ACCURACY, _TEST_LOSS,
+                          *range(_MEMBRANE, _BASE_TRACES)):
                 self.figure.data[index].x = empty
                 self.figure.data[index].y = empty
             self.figure.layout.title.text = f"training… {_describe(config)}"
@@ -305,14 +608,18 @@ class TrainingExplorer(Explorer):
         steps = np.array([r.step for r in records], dtype=np.int32)
         tested = [r for r in records if r.test_accuracy is not None]
         last = records[-1]
-        layers = [f"hidden {i + 1}" for i in range(len(last.grad_norms) - 1)] + ["readout"]
+        layers = _layer_names(last)
         with self.figure.batch_update():
             self.figure.data[_LOSS].x = steps
             self.figure.data[_LOSS].y = np.array([r.loss for r in records])
             self.figure.data[_ACCURACY].x = steps
             self.figure.data[_ACCURACY].y = np.array([r.accuracy for r in records])
-            self.figure.data[_TEST_ACCURACY].x = np.array([r.step for r in tested], dtype=np.int32)
+            tested_steps = np.array([r.step for r in tested], dtype=np.int32)
+            self.figure.data[_TEST_ACCURACY].x = tested_steps
             self.figure.data[_TEST_ACCURACY].y = np.array([r.test_accuracy for r in tested])
+            self.figure.data[_TEST_LOSS].x = tested_steps
+            self.figure.data[_TEST_LOSS].y = np.array([r.test_loss for r in tested])
+            self._draw_membrane()
             self.figure.data[_GRAD_NORMS].x = layers
             self.figure.data[_GRAD_NORMS].y = np.array(last.grad_norms)
             self.figure.layout.xaxis.range = [0, self.config.steps]
@@ -321,7 +628,50 @@ class TrainingExplorer(Explorer):
         if final:
             self._finished = True
             refresh_snapshot(self.figure)
+            self._draw_activity()
         self.status.value = _status_text(self.config, last, final)
+
+    def _draw_activity(self) -> None:
+        """The data (one training sample per class) and hidden layer 1's spikes and firing rates
+        on test sample :data:`PROBE_SAMPLE`, with the run's current weights."""
+        run = self._run
+        if run is None:
+            return
+        x, y = run.data
+        times, neurons, colours = [], [], []
+        for row, (label, spikes) in enumerate(class_examples(x, y)):
+            t, n = raster(spikes)
+            times.append(t), neurons.append(n + row * spikes.shape[1]), colours.append(np.full(len(t), label))
+        hidden = run.activity(PROBE_SAMPLE)[0].numpy()
+        ht, hn = raster(hidden)
+        with self.activity_figure.batch_update():
+            data = self.activity_figure.data
+            data[0].x, data[0].y = np.concatenate(times), np.concatenate(neurons)
+            data[0].marker.color = np.concatenate(colours)
+            data[1].x, data[1].y = ht, hn
+            data[2].x = firing_rates(hidden)
+        refresh_snapshot(self.activity_figure)  # a view that attaches later shows this state
+
+    def _draw_membrane(self) -> None:
+        """The lens: each hidden layer's recorded v histogram on the surrogate's v axis, and its
+        coverage and mean gain under the current surrogate (inside the caller's batch update)."""
+        histograms = self.membrane
+        if histograms is None:
+            return
+        thr, surrogate = self.config.spike_threshold, self.config.surrogate
+        rows = []
+        for index in range(len(_LAYER_COLOURS)):
+            trace = self.figure.data[_MEMBRANE + index]
+            if index < len(histograms):
+                h = histograms[index]
+                trace.x, trace.y = h.centres + thr, h.fractions()
+                rows.append(f"hidden {index + 1}: gradient reaches "
+                            f"{lens.coverage(surrogate, h, thr):.0%} of v samples, mean gain "
+                            f"{format_number(lens.mean_gain(surrogate, h, thr), 3)}")
+            else:
+                trace.x, trace.y = np.zeros(0), np.zeros(0)
+        self.lens_readout.value = ("<b>membrane lens</b> (surrogate ≥ 1% of its peak)<br>"
+                                   + "<br>".join(html.escape(row) for row in rows))
 
     def _add_ghost(self) -> None:
         steps = np.array([r.step for r in self.records], dtype=np.int32)
@@ -337,14 +687,15 @@ class TrainingExplorer(Explorer):
         self._trim_extra_pairs(self.max_ghosts)
 
     def _draw_surrogate(self, config: TrainConfig) -> None:
-        v_mem = membrane_grid(config.spike_threshold, config.mode, 401)
-        y = surrogate_curve(config.surrogate, v_mem, config.spike_threshold, config.mode)
-        with self.figure.batch_update():
-            self.figure.data[_SURROGATE].x = v_mem
-            self.figure.data[_SURROGATE].y = y
-            self.figure.layout.shapes = threshold_lines(config.spike_threshold, [("x3", "y3")])
-        self.panel.show_readout(config.surrogate.peak(config.spike_threshold),
-                                config.surrogate.area(config.spike_threshold))
+        with self._warnings_as_messages():
+            v_mem = membrane_grid(config.spike_threshold, config.mode, 401)
+            y = surrogate_curve(config.surrogate, v_mem, config.spike_threshold, config.mode)
+            with self.figure.batch_update():
+                self.figure.data[_SURROGATE].x = v_mem
+                self.figure.data[_SURROGATE].y = y
+                self.figure.layout.shapes = threshold_lines(config.spike_threshold, [("x3", "y3")])
+            self.panel.show_readout(config.surrogate.peak(config.spike_threshold),
+                                    config.surrogate.area(config.spike_threshold))
 
     def _config_from_controls(self) -> TrainConfig:
         spike_threshold, mode, _ = self.panel.spike_settings()
@@ -374,9 +725,25 @@ def _describe(config: TrainConfig, short: bool = False) -> str:
             f"hidden={_hidden_text(config.hidden)}, seed={config.seed}")
 
 
+def _layer_names(record: StepRecord) -> List[str]:
+    return [f"hidden {i + 1}" for i in range(len(record.grad_norms) - 1)] + ["readout"]
+
+
+def _divergence_text(record: StepRecord) -> str:
+    """``diverged at step k: ...``, naming what was not finite (the loss, or which layer's
+    gradient), so that a run that cannot train says why."""
+    if not np.isfinite(record.loss):
+        cause = f"the loss is {record.loss}"
+    else:
+        bad = [(name, norm) for name, norm in zip(_layer_names(record), record.grad_norms)
+               if not np.isfinite(norm)]
+        cause = "the gradient of " + ", ".join(f"{name} is {norm}" for name, norm in bad)
+    return f"diverged at step {record.step}: {cause}"
+
+
 def _status_text(config: TrainConfig, last: StepRecord, final: bool) -> str:
     if last.status != "ok":
-        return f"<b style='color:#b00020'>diverged at step {last.step}</b>"
+        return f"<b style='color:#b00020'>{html.escape(_divergence_text(last))}</b>"
     state = "done" if final else "training…"
     tested = f", test accuracy {last.test_accuracy:.3f}" if last.test_accuracy is not None else ""
     return (f"{state} step {last.step}/{config.steps}: loss {last.loss:.4f}, "

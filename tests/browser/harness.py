@@ -177,18 +177,80 @@ def start_lab(serve_dir: Path, workdir: Path) -> Server:
 #: As in the Makefile's demo target: jupytext's JupyterLab extension (installed for the
 #: notebook sources) fails to load in Voila's page ("shared module" console error).
 VOILA_DENYLIST = "--VoilaConfiguration.extension_denylist=jupyterlab-jupytext"
+#: As in the Makefile's VOILA_CONFIG: the demo's server settings (apps/server/voila.py).
+VOILA_CONFIG_DIR = REPO / "apps" / "server"
 
 
-def start_voila(notebook: Path, workdir: Path) -> Server:
-    """Voila as ``make demo`` starts it."""
+def start_voila(notebook: Path, workdir: Path, extra_args: List[str] = ()) -> Server:
+    """Voila as ``make demo`` starts it (its configuration, the token in the environment);
+    ``extra_args`` override settings of apps/server/voila.py, e.g. shorter culling."""
     token = secrets.token_hex(16)
     port = free_port()
     argv = [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
-            "--Voila.ip=127.0.0.1", f"--token={token}", "--ServerApp.port_retries=0",
-            VOILA_DENYLIST]
+            "--Voila.ip=127.0.0.1", f"--Voila.config_file_paths={VOILA_CONFIG_DIR}",
+            "--ServerApp.port_retries=0", VOILA_DENYLIST, *extra_args]
+    env = dict(jupyter_env(workdir), JUPYTER_TOKEN=token)
     # Voila serves no /api/status; a static file answers once the server is up (without
     # running the notebook, which every visit to "/" does).
-    return start_server("voila", argv, port, token, workdir, "/voila/static/voila.js", jupyter_env(workdir))
+    return start_server("voila", argv, port, token, workdir, "/voila/static/voila.js", env)
+
+
+def start_make_target(target: str, make_vars: List[str], stamp: str, url_regex: str,
+                      log_path: Path, env: dict):
+    """``make -s <target>`` in its own session, as a user runs it, without reinstalling
+    (``-o stamp``: these tests are about serving); wait until its output shows a URL
+    matching ``url_regex`` (group 1: the token). Returns the make process and the token;
+    stop it with :func:`stop_make`."""
+    log = open(log_path, "w+")
+    proc = subprocess.Popen(["make", "-s", "-o", stamp, target, *make_vars], cwd=REPO, env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        for _ in range(240):
+            log.seek(0)
+            found = re.search(url_regex, log.read())
+            if found:
+                return proc, found.group(1)
+            if proc.poll() is not None:
+                raise RuntimeError(f"make {target} exited with {proc.returncode}:\n{log_path.read_text()}")
+            time.sleep(0.5)
+    except BaseException:
+        stop_make(proc)
+        raise
+    finally:
+        log.close()
+    stop_make(proc)
+    raise RuntimeError(f"make {target} never printed a URL with a token:\n{log_path.read_text()}")
+
+
+def stop_make(proc: subprocess.Popen) -> None:
+    """SIGTERM the session of a :func:`start_make_target` process, SIGKILL after 20 s."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def pids_where(test) -> List[int]:
+    """PIDs of the processes for which ``test(Path('/proc/PID'))`` is true (a process that
+    ends while it is read is left out)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and test(entry):
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return sorted(found)
+
+
+def processes_showing(secret: str) -> List[int]:
+    """PIDs of every process whose command line (/proc/PID/cmdline, readable by every local
+    user) contains ``secret``."""
+    return pids_where(lambda proc: secret.encode() in (proc / "cmdline").read_bytes())
 
 
 def kernel_execute(server: Server, kernel_id: str, code: str, timeout: float = 60.0) -> str:
@@ -253,8 +315,8 @@ def _sgx_snapshot(root_ids):
         parser.feed(markup)
         return " ".join("".join(parser.parts).split())
 
-    def numbers(values):
-        return None if values is None else [float(v) for v in values]
+    def numbers(values):  # a heatmap's y holds category labels: those stay text
+        return None if values is None else [v if isinstance(v, str) else float(v) for v in values]
 
     def walk(w, hidden, out):
         layout = getattr(w, "layout", None)  # a FigureWidget's layout is plotly's, not a widget Layout
@@ -303,7 +365,7 @@ DOM_SNAPSHOT = r'''
     if (e.classList.contains('js-plotly-plot')) {
       const data = e._fullData || e.data || [];
       items.push({kind: 'figure', hidden,
-                  y: data.map(t => t.y == null ? null : Array.from(t.y, Number)),
+                  y: data.map(t => t.y == null ? null : Array.from(t.y, v => typeof v === "string" ? v : Number(v))),
                   paths: [...e.querySelectorAll('path.js-line')].map(p => p.getAttribute('d')),
                   title: e._fullLayout && e._fullLayout.title ? e._fullLayout.title.text : null});
     } else if (e.classList.contains('widget-slider')) {
@@ -373,14 +435,16 @@ def same_curve(a, b) -> bool:
     if a is None or b is None:
         return a is b
     return len(a) == len(b) and all(
-        (math.isnan(x) and math.isnan(y)) or math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-9)
-        for x, y in ((_number(p), _number(q)) for p, q in zip(a, b)))
+        p == q if isinstance(p, str) or isinstance(q, str)  # category labels (a heatmap's y)
+        else (math.isnan(x) and math.isnan(y)) or math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-9)
+        for p, q in zip(a, b) for x, y in [(_number(p) if not isinstance(p, str) else 0.0,
+                                            _number(q) if not isinstance(q, str) else 0.0)])
 
 
 def _head(values, n=6) -> str:
     if values is None:
         return "None"
-    shown = ", ".join(f"{_number(v):.6g}" for v in values[:n])
+    shown = ", ".join(v if isinstance(v, str) else f"{_number(v):.6g}" for v in values[:n])
     return f"[{shown}{', ...' if len(values) > n else ''}] ({len(values)} values)"
 
 
