@@ -154,27 +154,30 @@ PROBE_SAMPLE = 0
 
 
 def _new_activity_figure() -> go.FigureWidget:
-    layout = make_subplots(rows=1, cols=3, horizontal_spacing=0.08,
+    # Sized for the controls column and shown open: a plotly figure drawn inside a collapsed
+    # container is not laid out, and a reloaded page would show it empty.
+    layout = make_subplots(rows=2, cols=2, vertical_spacing=0.22, horizontal_spacing=0.16,
+                           specs=[[{"colspan": 2}, None], [{}, {}]],
                            subplot_titles=("the data: one sample per class", "hidden 1 on a test sample",
-                                           "firing rates of hidden 1 (that sample)"))
+                                           "its firing rates"))
     figure = go.FigureWidget(layout)
     empty = np.zeros(0)
     figure.add_scatter(x=empty, y=empty, mode="markers", name="input spikes", showlegend=False,
                        marker=dict(size=3, color=empty, colorscale="Viridis"), row=1, col=1)
     figure.add_scatter(x=empty, y=empty, mode="markers", name="hidden spikes", showlegend=False,
-                       marker=dict(size=3, color="#444"), row=1, col=2)
+                       marker=dict(size=3, color="#444"), row=2, col=1)
     figure.add_histogram(x=empty, name="firing rate", showlegend=False, marker_color="#9467bd",
-                         nbinsx=20, row=1, col=3)
-    figure.update_layout(height=300, width=760, template="plotly_white",
+                         nbinsx=20, row=2, col=2)
+    figure.update_layout(height=460, width=480, template="plotly_white",
                          title=dict(text="the data, and hidden layer 1 with the weights drawn last",
-                                    font=dict(size=13)),
-                         margin=dict(l=50, r=20, t=70, b=40))
+                                    font=dict(size=12)),
+                         margin=dict(l=50, r=10, t=70, b=40))
     figure.update_xaxes(title_text="time step", row=1, col=1)
-    figure.update_yaxes(title_text="input neuron (class by class)", row=1, col=1)
-    figure.update_xaxes(title_text="time step", row=1, col=2)
-    figure.update_yaxes(title_text="neuron", row=1, col=2)
-    figure.update_xaxes(title_text="spikes per step", row=1, col=3)
-    figure.update_yaxes(title_text="neurons", row=1, col=3)
+    figure.update_yaxes(title_text="input (by class)", row=1, col=1)
+    figure.update_xaxes(title_text="time step", row=2, col=1)
+    figure.update_yaxes(title_text="neuron", row=2, col=1)
+    figure.update_xaxes(title_text="spikes per step", row=2, col=2)
+    figure.update_yaxes(title_text="neurons", row=2, col=2)
     return figure
 
 
@@ -269,8 +272,7 @@ class TrainingExplorer(Explorer):
         self.widget = self._layout([self.panel.widget, W.HTML("<b>training</b>"), training,
                                     W.HBox(drive), W.HBox([run_button, clear_button, fit_button]), self.status,
                                     self.lens_readout,
-                                    W.Accordion([self.activity_figure], titles=("data and activity",),
-                                                selected_index=None)])
+                                    W.HTML("<b>data and activity</b>"), self.activity_figure])
         if self.live and _running_loop() is not None:
             # In a kernel, train the first curve now, before the figure is displayed: a view
             # that attaches while a background run streams (Voila renders after the cells
