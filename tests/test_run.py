@@ -198,22 +198,3 @@ def test_run_activity_is_the_networks_spikes_on_the_probe_sample():
         assert torch.equal(mine, theirs[:, 3])
     with pytest.raises(ValueError, match="sample"):
         run.activity(10_000)
-
-
-def test_explorer_draws_the_data_and_hidden_activity_of_the_final_weights(explorer):
-    explorer.play()
-    run = explorer._run
-    assert run.done
-    data = explorer.activity_figure.data
-    # every input neuron fires exactly once per sample in the Randman task: classes x units dots
-    assert len(data[0].x) == TINY.classes * TINY.units
-    times, neurons = views.raster(run.activity(0)[0].numpy())
-    np.testing.assert_array_equal(data[1].x, times)
-    np.testing.assert_array_equal(data[1].y, neurons)
-    np.testing.assert_allclose(data[2].x, views.firing_rates(run.activity(0)[0].numpy()))
-
-
-def test_explorer_activity_follows_each_step(explorer):
-    explorer.step()
-    first = np.asarray(explorer.activity_figure.data[2].x).copy()
-    np.testing.assert_allclose(first, views.firing_rates(explorer._run.activity(0)[0].numpy()))

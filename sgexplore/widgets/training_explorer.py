@@ -34,7 +34,7 @@ from .. import lens
 from ..params import Param, ParamTypeError, format_number, params_of, shown, validate_value
 from ..surrogates import Surrogate, describe
 from ..train import HIDDEN_SIZE, TRAIN_MODE, Run, StepRecord, TrainConfig
-from ..views import class_examples, firing_rates, membrane_grid, raster, surrogate_curve
+from ..views import membrane_grid, surrogate_curve
 from .controls import SurrogatePanel, came_from_browser, declared_control
 from .explorer import Explorer, visitor_message
 from .figures import refresh_snapshot, threshold_lines
@@ -149,38 +149,6 @@ def _new_figure() -> go.FigureWidget:
     return figure
 
 
-#: The test sample whose hidden activity the activity panel shows (a fixed probe).
-PROBE_SAMPLE = 0
-
-
-def _new_activity_figure() -> go.FigureWidget:
-    # Sized for the controls column and shown open: a plotly figure drawn inside a collapsed
-    # container is not laid out, and a reloaded page would show it empty.
-    layout = make_subplots(rows=2, cols=2, vertical_spacing=0.22, horizontal_spacing=0.16,
-                           specs=[[{"colspan": 2}, None], [{}, {}]],
-                           subplot_titles=("the data: one sample per class", "hidden 1 on a test sample",
-                                           "its firing rates"))
-    figure = go.FigureWidget(layout)
-    empty = np.zeros(0)
-    figure.add_scatter(x=empty, y=empty, mode="markers", name="input spikes", showlegend=False,
-                       marker=dict(size=3, color=empty, colorscale="Viridis"), row=1, col=1)
-    figure.add_scatter(x=empty, y=empty, mode="markers", name="hidden spikes", showlegend=False,
-                       marker=dict(size=3, color="#444"), row=2, col=1)
-    figure.add_histogram(x=empty, name="firing rate", showlegend=False, marker_color="#9467bd",
-                         nbinsx=20, row=2, col=2)
-    figure.update_layout(height=460, width=480, template="plotly_white",
-                         title=dict(text="the data, and hidden layer 1 with the weights drawn last",
-                                    font=dict(size=12)),
-                         margin=dict(l=50, r=10, t=70, b=40))
-    figure.update_xaxes(title_text="time step", row=1, col=1)
-    figure.update_yaxes(title_text="input (by class)", row=1, col=1)
-    figure.update_xaxes(title_text="time step", row=2, col=1)
-    figure.update_yaxes(title_text="neuron", row=2, col=1)
-    figure.update_xaxes(title_text="spikes per step", row=2, col=2)
-    figure.update_yaxes(title_text="neurons", row=2, col=2)
-    return figure
-
-
 class TrainingExplorer(Explorer):
     """Surrogate and training controls, and the toy SNN's loss, accuracy and gradients, live.
 
@@ -245,7 +213,6 @@ class TrainingExplorer(Explorer):
         self._draw_surrogate(self.config)
 
         self.lens_readout = W.HTML()
-        self.activity_figure = _new_activity_figure()
         fit_button = W.Button(description="fit width", icon="arrows-h",
                               tooltip="set the surrogate's width so that half of hidden layer 1's "
                                       "v − thr samples get gradient (sgexplore.lens.fit_width), then retrain")
@@ -271,8 +238,7 @@ class TrainingExplorer(Explorer):
         training = W.VBox([self.controls[name] for name in TRAINING_FIELDS])
         self.widget = self._layout([self.panel.widget, W.HTML("<b>training</b>"), training,
                                     W.HBox(drive), W.HBox([run_button, clear_button, fit_button]), self.status,
-                                    self.lens_readout,
-                                    W.HTML("<b>data and activity</b>"), self.activity_figure])
+                                    self.lens_readout])
         if self.live and _running_loop() is not None:
             # In a kernel, train the first curve now, before the figure is displayed: a view
             # that attaches while a background run streams (Voila renders after the cells
@@ -343,7 +309,6 @@ class TrainingExplorer(Explorer):
             self._task = None
         if self.records and self._pending is not None:
             self._draw_records()
-            self._draw_activity()
         self._show_paused()
 
     def play(self, browser: bool = False) -> None:
@@ -381,7 +346,6 @@ class TrainingExplorer(Explorer):
             self._pending = None
         elif self.records:
             self._draw_records()  # each step shows at once, whatever the redraw interval
-            self._draw_activity()
         self._show_paused()
         return record
 
@@ -630,29 +594,7 @@ class TrainingExplorer(Explorer):
         if final:
             self._finished = True
             refresh_snapshot(self.figure)
-            self._draw_activity()
         self.status.value = _status_text(self.config, last, final)
-
-    def _draw_activity(self) -> None:
-        """The data (one training sample per class) and hidden layer 1's spikes and firing rates
-        on test sample :data:`PROBE_SAMPLE`, with the run's current weights."""
-        run = self._run
-        if run is None:
-            return
-        x, y = run.data
-        times, neurons, colours = [], [], []
-        for row, (label, spikes) in enumerate(class_examples(x, y)):
-            t, n = raster(spikes)
-            times.append(t), neurons.append(n + row * spikes.shape[1]), colours.append(np.full(len(t), label))
-        hidden = run.activity(PROBE_SAMPLE)[0].numpy()
-        ht, hn = raster(hidden)
-        with self.activity_figure.batch_update():
-            data = self.activity_figure.data
-            data[0].x, data[0].y = np.concatenate(times), np.concatenate(neurons)
-            data[0].marker.color = np.concatenate(colours)
-            data[1].x, data[1].y = ht, hn
-            data[2].x = firing_rates(hidden)
-        refresh_snapshot(self.activity_figure)  # a view that attaches later shows this state
 
     def _draw_membrane(self) -> None:
         """The lens: each hidden layer's recorded v histogram on the surrogate's v axis, and its
