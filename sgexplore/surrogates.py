@@ -24,10 +24,11 @@ import functools
 import inspect
 import math
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Dict, NamedTuple, Optional, Type, TypeVar, Union
+from typing import Any, Callable, ClassVar, Dict, NamedTuple, Optional, Tuple, Type, TypeVar, Union
 
 import torch
 
+from .closed_form import NUMERIC, closed_form, pretty
 from .params import (ParamTypeError, Param, as_number, field_for, format_number, param, params_of,
                      shown, validate_value)
 
@@ -62,6 +63,19 @@ def sinabs_normaliser(sigma: float) -> float:
 MAX_FACTOR = 1e6
 #: Valid range of a width or a distance in membrane-potential units (a sigma, a half-width).
 WIDTH_RANGE = (1e-3, 1e3)
+_IS_WIDTH = "sgexplore.width"  # field metadata of the parameter that is Surrogate.width
+
+
+def width_param(default: float, slider: Tuple[float, float, float], doc: str, convention: str = "absolute",
+                low: float = WIDTH_RANGE[0], width: bool = False, **spec: Any) -> Any:
+    """A width, a distance or a steepness: valid in ``[low, WIDTH_RANGE[1]]`` (``low`` defaults
+    to :data:`WIDTH_RANGE`'s), with its slider, convention and meaning.
+
+    ``width=True`` makes it the surrogate's :attr:`Surrogate.width`, the parameter
+    :func:`sgexplore.lens.fit_width` sets (at most one per class).
+    """
+    declaration = Param(default, low=low, high=WIDTH_RANGE[1], slider=slider, convention=convention, doc=doc, **spec)
+    return dataclasses.field(default=default, metadata={"param": declaration, _IS_WIDTH: width})
 
 # Shared declarations: the same meaning wherever they appear.
 # The marks are peer frameworks' defaults in sgexplore's terms (sgexplore.interop), e.g.
@@ -176,11 +190,18 @@ def _validating_threshold(method: Callable, single: bool) -> Callable:
 
 
 class Formulas(NamedTuple):
-    """A surrogate's formulas as text, for the README table (x = v − thr)."""
+    """A surrogate's formulas, written once (x = v − thr).
+
+    ``grad`` is text for the README. ``peak`` and ``area`` are closed forms in the declared
+    parameters and ``thr`` (:mod:`sgexplore.closed_form`, e.g. ``"grad_scale * slope / 4"``):
+    the README shows them and :meth:`Surrogate.peak` / :meth:`Surrogate.area` evaluate them,
+    so the two cannot disagree. ``"numeric"`` means there is none: the base class computes
+    the value numerically from :meth:`Surrogate.grad`.
+    """
 
     grad: str
-    peak: str = "numeric"
-    area: str = "numeric"
+    peak: str = NUMERIC
+    area: str = NUMERIC
     source: str = ""
 
 
@@ -189,8 +210,9 @@ class Surrogate:
 
     Subclasses are frozen dataclasses that declare their parameters with
     :func:`sgexplore.params.param` and implement :meth:`grad`, the formula alone. They
-    may add closed forms as :meth:`_primitive`, :meth:`_peak` and :meth:`_area`; the base
-    class supplies numeric ones, so a user's own surrogate needs only ``grad``. The public
+    may add closed forms: the peak and area as text in :attr:`formulas`, the primitive as
+    :meth:`_primitive` (or :meth:`_peak` and :meth:`_area` as methods); the base class
+    supplies numeric ones, so a user's own surrogate needs only ``grad``. The public
     methods validate the threshold once, here, and then call the formula; a subclass
     that overrides ``peak``, ``area`` or ``primitive`` itself is validated the same way.
     ``sgexplore.check_surrogate(cls)`` checks the whole contract.
@@ -200,10 +222,19 @@ class Surrogate:
     formulas: ClassVar[Formulas] = Formulas("")
     #: The parameter that sets how wide the surrogate is: a width, or a steepness (whose
     #: inverse is one); "" where none does. :func:`sgexplore.lens.fit_width` sets it.
+    #: Declared with ``width_param(..., width=True)`` (or set here for a shared declaration).
     width: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
+        closed_form(cls.formulas.peak), closed_form(cls.formulas.area)  # a typo fails here, not later
+        # the dataclass decorator has not run yet: the declarations are still Field objects
+        widths = [name for name, value in vars(cls).items()
+                  if isinstance(value, dataclasses.Field) and value.metadata.get(_IS_WIDTH)]
+        if len(widths) > 1:
+            raise TypeError(f"{cls.__name__} declares {widths} as its width; one parameter at most")
+        if widths:
+            cls.width = widths[0]
         for name, single in (("peak", True), ("area", True), ("primitive", False)):
             method = cls.__dict__.get(name)
             # plain functions only: a staticmethod or classmethod override is left as it is
@@ -280,10 +311,14 @@ class Surrogate:
         return values.to(v.dtype if v.is_floating_point() else torch.get_default_dtype())
 
     def _peak(self, spike_threshold: float) -> float:
-        """A coarse grid, then three zooms on the best cell.
+        """The closed form of :attr:`formulas`, else a coarse grid and three zooms on the best cell.
 
-        Cheap enough (about a thousand evaluations) for a live readout on every slider move.
+        The numeric search is cheap enough (about a thousand evaluations) for a live readout
+        on every slider move.
         """
+        closed = closed_form(self.formulas.peak)
+        if closed is not None:
+            return closed(self._closed_form_values(spike_threshold))
         L = self.length_scale(spike_threshold)
         lo, hi, best = spike_threshold - 20 * L, spike_threshold + 20 * L, -math.inf
         for points in (4001, 201, 201, 201):
@@ -296,10 +331,17 @@ class Surrogate:
         return best
 
     def _area(self, spike_threshold: float) -> float:
+        """The closed form of :attr:`formulas`, else the primitive's rise over ±60 length scales."""
+        closed = closed_form(self.formulas.area)
+        if closed is not None:
+            return closed(self._closed_form_values(spike_threshold))
         L = self.length_scale(spike_threshold)
         ends = torch.tensor([spike_threshold - 60 * L, spike_threshold + 60 * L], dtype=torch.float64)
         # primitive, not _primitive: a user's own closed-form primitive override is used
         return float(torch.diff(self.primitive(ends, spike_threshold))[0])
+
+    def _closed_form_values(self, spike_threshold: float) -> Dict[str, float]:
+        return {**self.values(), "thr": spike_threshold}
 
     # -- introspection ---------------------------------------------------------
     @classmethod
@@ -411,27 +453,19 @@ class Heaviside(Surrogate):
     slope of the multi-spike staircase ``trunc(v/thr)``.
     """
 
-    width: ClassVar[str] = "window"
-
-    window: float = param(1.0, low=0.0, high=WIDTH_RANGE[1], slider=(0.0, 3.0, 0.05),
-                          convention="absolute", doc="distance below the threshold where the step starts (absolute)")
-
     formulas: ClassVar[Formulas] = Formulas(
         "1[v ≥ thr − window] / thr",
-        peak="1/thr", area="∞ (one-sided)",
+        peak="1 / thr", area="inf  # one-sided",
         source="sinabs 3.1.3 `Heaviside`")
+
+    window: float = width_param(1.0, (0.0, 3.0, 0.05), "distance below the threshold where the step starts (absolute)",
+                                low=0.0, width=True)
 
     def grad(self, v_mem, spike_threshold):
         return (v_mem >= (spike_threshold - self.window)).to(_float_dtype(v_mem)) / spike_threshold
 
     def _primitive(self, v_mem, spike_threshold):
         return torch.relu(v_mem - (spike_threshold - self.window)) / spike_threshold
-
-    def _peak(self, spike_threshold):
-        return 1.0 / spike_threshold
-
-    def _area(self, spike_threshold):
-        return math.inf
 
 
 @register
@@ -443,20 +477,17 @@ class Gaussian(Surrogate):
     Peak ``grad_scale / (sigma sqrt(2 pi))``, area ``grad_scale``.
     """
 
-    width: ClassVar[str] = "sigma"
-
-    mu: float = param(0.0, low=-WIDTH_RANGE[1], high=WIDTH_RANGE[1], slider=(-1.0, 1.0, 0.05),
-                      convention="absolute", doc="shift of the bell's centre from the threshold (absolute)")
-    # marks: SpikingJelly's Erf(2) and norse's "heavi_erfc" at alpha 100 (sigma = 1/(alpha sqrt 2))
-    sigma: float = param(0.5, low=WIDTH_RANGE[0], high=WIDTH_RANGE[1], slider=(0.05, 2.0, 0.05),
-                         marks=(1 / (2 * math.sqrt(2)), 1 / (100 * math.sqrt(2))),
-                         convention="absolute", doc="standard deviation of the bell (absolute)")
-    grad_scale: float = field_for(GRAD_SCALE)
-
     formulas: ClassVar[Formulas] = Formulas(
         "grad_scale · N(x; mu, sigma)",
-        peak="grad_scale / (sigma √(2π))", area="grad_scale",
+        peak="grad_scale / (sigma * sqrt(2 * pi))", area="grad_scale",
         source="sinabs 3.1.3 `Gaussian`")
+
+    mu: float = width_param(0.0, (-1.0, 1.0, 0.05), "shift of the bell's centre from the threshold (absolute)",
+                            low=-WIDTH_RANGE[1])
+    # marks: SpikingJelly's Erf(2) and norse's "heavi_erfc" at alpha 100 (sigma = 1/(alpha sqrt 2))
+    sigma: float = width_param(0.5, (0.05, 2.0, 0.05), "standard deviation of the bell (absolute)",
+                               marks=(1 / (2 * math.sqrt(2)), 1 / (100 * math.sqrt(2))), width=True)
+    grad_scale: float = field_for(GRAD_SCALE)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -472,12 +503,6 @@ class Gaussian(Surrogate):
     def _primitive(self, v_mem, spike_threshold):
         return self.grad_scale * normal_cdf(v_mem - spike_threshold, self.mu, self.sigma)
 
-    def _peak(self, spike_threshold):
-        return self.grad_scale / (self.sigma * math.sqrt(2 * math.pi))
-
-    def _area(self, spike_threshold):
-        return self.grad_scale
-
 
 @register
 @dataclass(frozen=True)
@@ -491,22 +516,21 @@ class MultiGaussian(Surrogate):
     ``grad_scale=0.5`` to match it. All parameters are absolute.
     """
 
-    width: ClassVar[str] = "sigma"
+    formulas: ClassVar[Formulas] = Formulas(
+        "grad_scale · ((1+h) N(x; mu, σ) − h N(x; σ, sσ) − h N(x; −σ, sσ))",
+        peak="numeric  # ≈ 0.878 at the defaults", area="grad_scale * (1 - h)",
+        source="Yin, Corradi & Bohté, Nat. Mach. Intell. 3:905 (2021); sinabs 3.1.3 `MultiGaussian`")
 
-    mu: float = param(0.0, low=-WIDTH_RANGE[1], high=WIDTH_RANGE[1], slider=(-1.0, 1.0, 0.05),
-                      convention="absolute", doc="shift of the central bell from the threshold (absolute; side lobes stay)")
-    sigma: float = param(0.5, low=WIDTH_RANGE[0], high=WIDTH_RANGE[1], slider=(0.05, 2.0, 0.05),
-                         convention="absolute", doc="width of the central bell; the side lobes sit at ±sigma (absolute)")
+    mu: float = width_param(0.0, (-1.0, 1.0, 0.05),
+                            "shift of the central bell from the threshold (absolute; side lobes stay)",
+                            low=-WIDTH_RANGE[1])
+    sigma: float = width_param(0.5, (0.05, 2.0, 0.05),
+                               "width of the central bell; the side lobes sit at ±sigma (absolute)", width=True)
     grad_scale: float = field_for(GRAD_SCALE)
     h: float = param(0.15, low=0.0, high=MAX_FACTOR, slider=(0.0, 0.5, 0.01),
                      doc="depth of the negative side lobes")
     s: float = param(6.0, low=1e-2, high=1e2, slider=(1.0, 10.0, 0.5),
                      doc="width of the side lobes, in units of sigma")
-
-    formulas: ClassVar[Formulas] = Formulas(
-        "grad_scale · ((1+h) N(x; mu, σ) − h N(x; σ, sσ) − h N(x; −σ, sσ))",
-        peak="numeric (≈ 0.878 at the defaults)", area="grad_scale (1 − h)",
-        source="Yin, Corradi & Bohté, Nat. Mach. Intell. 3:905 (2021); sinabs 3.1.3 `MultiGaussian`")
 
     def length_scale(self, spike_threshold):
         return self.s * self.sigma + abs(self.mu)
@@ -535,9 +559,6 @@ class MultiGaussian(Surrogate):
             - self.h * normal_cdf(x, self.sigma, wide)
             - self.h * normal_cdf(x, -self.sigma, wide))
 
-    def _area(self, spike_threshold):
-        return self.grad_scale * (1 - self.h)
-
 
 @register
 @dataclass(frozen=True)
@@ -548,16 +569,14 @@ class SingleExponential(Surrogate):
     area ``2 grad_scale`` (sinabs follows slayerPytorch, without lava-dl's factor 1/2).
     """
 
-    width: ClassVar[str] = "grad_width"
-
-    grad_width: float = param(0.5, low=WIDTH_RANGE[0], high=WIDTH_RANGE[1], slider=(0.05, 2.0, 0.05), convention="relative",
-                              doc="decay length of the exponential, in units of the threshold")
-    grad_scale: float = field_for(GRAD_SCALE)
-
     formulas: ClassVar[Formulas] = Formulas(
         "grad_scale/(thr·w) · exp(−|x| / (thr·w))",
-        peak="grad_scale / (thr · w)", area="2 · grad_scale",
+        peak="grad_scale / (thr * grad_width)", area="2 * grad_scale",
         source="Shrestha & Orchard, NeurIPS 2018 (SLAYER); sinabs 3.1.3 `SingleExponential`")
+
+    grad_width: float = width_param(0.5, (0.05, 2.0, 0.05), "decay length, in units of the threshold",
+                                    convention="relative", width=True)
+    grad_scale: float = field_for(GRAD_SCALE)
 
     def length_scale(self, spike_threshold):
         return spike_threshold * self.grad_width
@@ -572,12 +591,6 @@ class SingleExponential(Surrogate):
         below = torch.exp(torch.clamp(x, max=0) / a)
         above = 2 - torch.exp(-torch.clamp(x, min=0) / a)
         return self.grad_scale * torch.where(x < 0, below, above)
-
-    def _peak(self, spike_threshold):
-        return self.grad_scale / (spike_threshold * self.grad_width)
-
-    def _area(self, spike_threshold):
-        return 2 * self.grad_scale
 
 
 @register
@@ -594,16 +607,15 @@ class PeriodicExponential(Surrogate):
     **absolute** (unlike :class:`SingleExponential`). The area is infinite.
     """
 
-    width: ClassVar[str] = "grad_width"
-
-    grad_width: float = param(0.5, low=WIDTH_RANGE[0], high=WIDTH_RANGE[1], slider=(0.05, 2.0, 0.05),
-                              convention="absolute", doc="decay length of each lobe (absolute; halved above threshold)")
-    grad_scale: float = field_for(GRAD_SCALE)
-
     formulas: ClassVar[Formulas] = Formulas(
         "grad_scale · exp(−|z| / w), z = x below thr, z = thr·(2·frac(v/thr − ½) − 1) at and above",
-        peak="grad_scale (at every n·thr)", area="∞ (periodic)",
+        peak="grad_scale  # at every n·thr", area="inf  # periodic",
         source="Weidel & Sheik, arXiv:2111.01456 (2021); sinabs 3.1.3 `PeriodicExponential`")
+
+    grad_width: float = width_param(0.5, (0.05, 2.0, 0.05),
+                                    "decay length of each lobe (absolute; halved above threshold)",
+                                    width=True)
+    grad_scale: float = field_for(GRAD_SCALE)
 
     #: How fast the distance to the nearest multiple of thr grows above threshold.
     supra_slope: ClassVar[float] = 2.0
@@ -639,12 +651,6 @@ class PeriodicExponential(Surrogate):
         above = w + running(torch.maximum(v, v.new_tensor(0.0) + thr)) - at_thr
         below = w * torch.exp(torch.clamp(v - thr, max=0) / w)
         return self.grad_scale * torch.where(v < thr, below, above)
-
-    def _peak(self, spike_threshold):
-        return self.grad_scale
-
-    def _area(self, spike_threshold):
-        return math.inf
 
 
 @register
@@ -698,7 +704,7 @@ class FastSigmoid(SigmoidLike):
 
     formulas: ClassVar[Formulas] = Formulas(
         "grad_scale / (slope·|x| + 1)²",
-        peak="grad_scale", area="2 · grad_scale / slope",
+        peak="grad_scale", area="2 * grad_scale / slope",
         source="Zenke & Ganguli, Neural Comput. 30:1514 (2018)")
 
     def grad(self, v_mem, spike_threshold):
@@ -710,12 +716,6 @@ class FastSigmoid(SigmoidLike):
         tail = 1 / (k * (k * torch.abs(x) + 1))
         return self.grad_scale * torch.where(x < 0, tail, 2 / k - tail)
 
-    def _peak(self, spike_threshold):
-        return self.grad_scale
-
-    def _area(self, spike_threshold):
-        return 2 * self.grad_scale / self.slope
-
 
 @register
 @dataclass(frozen=True)
@@ -726,16 +726,13 @@ class ArcTan(Surrogate):
     (1 at the default alpha = 2), area ``grad_scale``. ``alpha`` is absolute.
     """
 
-    width: ClassVar[str] = "alpha"
-
-    alpha: float = param(2.0, low=WIDTH_RANGE[0], high=WIDTH_RANGE[1], slider=(0.1, 10.0, 0.1),
-                         convention="absolute", doc="steepness (1/voltage; absolute)")
-    grad_scale: float = field_for(GRAD_SCALE)
-
     formulas: ClassVar[Formulas] = Formulas(
         "grad_scale · (alpha/2) / (1 + (π·alpha·x/2)²)",
-        peak="grad_scale · alpha / 2", area="grad_scale",
+        peak="grad_scale * alpha / 2", area="grad_scale",
         source="Fang et al., ICCV 2021")
+
+    alpha: float = width_param(2.0, (0.1, 10.0, 0.1), "steepness (1/voltage; absolute)", width=True)
+    grad_scale: float = field_for(GRAD_SCALE)
 
     def length_scale(self, spike_threshold):
         return 100.0 / self.alpha  # heavy tails: integrate far out
@@ -747,12 +744,6 @@ class ArcTan(Surrogate):
     def _primitive(self, v_mem, spike_threshold):
         x = v_mem - spike_threshold
         return self.grad_scale * (torch.atan(math.pi * self.alpha * x / 2) / math.pi + 0.5)
-
-    def _peak(self, spike_threshold):
-        return self.grad_scale * self.alpha / 2
-
-    def _area(self, spike_threshold):
-        return self.grad_scale
 
 
 @register
@@ -769,7 +760,7 @@ class SigmoidDerivative(SigmoidLike):
 
     formulas: ClassVar[Formulas] = Formulas(
         "grad_scale · slope · logistic(slope·x) · logistic(−slope·x)",
-        peak="grad_scale · slope / 4", area="grad_scale",
+        peak="grad_scale * slope / 4", area="grad_scale",
         source="Zenke & Vogels, Neural Comput. 33:899 (2021), sigmoid′")
 
     def grad(self, v_mem, spike_threshold):
@@ -778,12 +769,6 @@ class SigmoidDerivative(SigmoidLike):
 
     def _primitive(self, v_mem, spike_threshold):
         return self.grad_scale * torch.sigmoid(self.slope * (v_mem - spike_threshold))
-
-    def _peak(self, spike_threshold):
-        return self.grad_scale * self.slope / 4
-
-    def _area(self, spike_threshold):
-        return self.grad_scale
 
 
 def triangle(x: torch.Tensor, half_width, height) -> torch.Tensor:
@@ -796,40 +781,39 @@ def triangle_primitive(x: torch.Tensor, half_width, height) -> torch.Tensor:
     return height * (half_width / 2 + c - c * torch.abs(c) / (2 * half_width))
 
 
+@dataclass(frozen=True)
+class HalfWidthLike(Surrogate):
+    """What the surrogates that vanish beyond a half-width ``grad_width`` (absolute) share: that
+    width and a ``grad_scale``. Each declares its own ``grad_width`` default. Not registered."""
+
+    grad_width: float = width_param(1.0, (0.05, 3.0, 0.05), "half-width (absolute)", width=True)
+    grad_scale: float = field_for(GRAD_SCALE)
+
+    def length_scale(self, spike_threshold):
+        return self.grad_width
+
+
 @register
 @dataclass(frozen=True)
-class Triangle(Surrogate):
+class Triangle(HalfWidthLike):
     """Piecewise-linear (Esser et al. 2016): ``grad_scale * max(0, 1 - |x| / grad_width)``.
 
     Peak ``grad_scale``, area ``grad_scale * grad_width``. ``grad_width`` (the half-width)
     is absolute.
     """
 
-    width: ClassVar[str] = "grad_width"
-
-    grad_width: float = param(1.0, low=WIDTH_RANGE[0], high=WIDTH_RANGE[1], slider=(0.05, 3.0, 0.05),
-                              convention="absolute", doc="half-width of the triangle (absolute)")
-    grad_scale: float = field_for(GRAD_SCALE)
-
     formulas: ClassVar[Formulas] = Formulas(
         "grad_scale · max(0, 1 − |x| / w)",
-        peak="grad_scale", area="grad_scale · w",
+        peak="grad_scale", area="grad_scale * grad_width",
         source="Esser et al., PNAS 113:11441 (2016)")
 
-    def length_scale(self, spike_threshold):
-        return self.grad_width
+    grad_width: float = width_param(1.0, (0.05, 3.0, 0.05), "half-width of the triangle (absolute)")
 
     def grad(self, v_mem, spike_threshold):
         return triangle(v_mem - spike_threshold, self.grad_width, self.grad_scale)
 
     def _primitive(self, v_mem, spike_threshold):
         return triangle_primitive(v_mem - spike_threshold, self.grad_width, self.grad_scale)
-
-    def _peak(self, spike_threshold):
-        return self.grad_scale
-
-    def _area(self, spike_threshold):
-        return self.grad_scale * self.grad_width
 
 
 @register
@@ -843,13 +827,13 @@ class DampenedTriangle(Surrogate):
     area ``dampening``; Bellec et al. use 0.3 to keep BPTT through many steps stable.
     """
 
-    dampening: float = param(0.3, low=0.0, high=MAX_FACTOR, slider=(0.0, 2.0, 0.05),
-                             doc="height of the triangle in units of 1/thr (Bellec et al.: 0.3)")
-
     formulas: ClassVar[Formulas] = Formulas(
         "dampening/thr · max(0, 1 − |x| / thr)",
         peak="dampening / thr", area="dampening",
         source="Bellec et al., NeurIPS 2018 (LSNN)")
+
+    dampening: float = param(0.3, low=0.0, high=MAX_FACTOR, slider=(0.0, 2.0, 0.05),
+                             doc="height of the triangle in units of 1/thr (Bellec et al.: 0.3)")
 
     def grad(self, v_mem, spike_threshold):
         return triangle(v_mem - spike_threshold, spike_threshold, self.dampening / spike_threshold)
@@ -857,35 +841,21 @@ class DampenedTriangle(Surrogate):
     def _primitive(self, v_mem, spike_threshold):
         return triangle_primitive(v_mem - spike_threshold, spike_threshold, self.dampening / spike_threshold)
 
-    def _peak(self, spike_threshold):
-        return self.dampening / spike_threshold
-
-    def _area(self, spike_threshold):
-        return self.dampening
-
 
 @register
 @dataclass(frozen=True)
-class Box(Surrogate):
+class Box(HalfWidthLike):
     """A two-sided box: ``grad_scale / (2 grad_width)`` for ``|x| < grad_width``, else 0.
 
     Normalised to area ``grad_scale``; peak ``grad_scale / (2 grad_width)``.
     ``grad_width`` (the half-width) is absolute.
     """
 
-    width: ClassVar[str] = "grad_width"
-
-    grad_width: float = param(0.5, low=WIDTH_RANGE[0], high=WIDTH_RANGE[1], slider=(0.05, 3.0, 0.05),
-                              convention="absolute", doc="half-width of the box (absolute)")
-    grad_scale: float = field_for(GRAD_SCALE)
-
     formulas: ClassVar[Formulas] = Formulas(
-        "grad_scale/(2w) · 1[|x| < w]",
-        peak="grad_scale / (2w)", area="grad_scale",
+        "grad_scale/(2w) · 1[|x| < w]", peak="grad_scale / (2 * grad_width)", area="grad_scale",
         source="rectangular pseudo-derivative (e.g. Wu et al., Front. Neurosci. 2018)")
 
-    def length_scale(self, spike_threshold):
-        return self.grad_width
+    grad_width: float = width_param(0.5, (0.05, 3.0, 0.05), "half-width of the box (absolute)")
 
     def grad(self, v_mem, spike_threshold):
         inside = torch.abs(v_mem - spike_threshold) < self.grad_width
@@ -894,12 +864,6 @@ class Box(Surrogate):
     def _primitive(self, v_mem, spike_threshold):
         x = v_mem - spike_threshold
         return self.grad_scale * torch.clamp((x + self.grad_width) / (2 * self.grad_width), 0, 1)
-
-    def _peak(self, spike_threshold):
-        return self.grad_scale / (2 * self.grad_width)
-
-    def _area(self, spike_threshold):
-        return self.grad_scale
 
 
 @register
@@ -911,12 +875,12 @@ class StraightThrough(Surrogate):
     Area infinite.
     """
 
-    grad_scale: float = field_for(GRAD_SCALE)
-
     formulas: ClassVar[Formulas] = Formulas(
         "grad_scale",
-        peak="grad_scale", area="∞",
+        peak="grad_scale", area="inf",
         source="Bengio, Léonard & Courville, arXiv:1308.3432 (2013)")
+
+    grad_scale: float = field_for(GRAD_SCALE)
 
     def grad(self, v_mem, spike_threshold):
         # ones * grad_scale, not full_like(grad_scale): the fused path can then take
@@ -925,12 +889,6 @@ class StraightThrough(Surrogate):
 
     def _primitive(self, v_mem, spike_threshold):
         return self.grad_scale * (v_mem - spike_threshold) + 0.5
-
-    def _peak(self, spike_threshold):
-        return self.grad_scale
-
-    def _area(self, spike_threshold):
-        return math.inf
 
 
 @register
@@ -946,7 +904,7 @@ class TrueGradient(Surrogate):
 
     formulas: ClassVar[Formulas] = Formulas(
         "0",
-        peak="0", area="0 (the delta at thr is never sampled)",
+        peak="0", area="0  # the delta at thr is never sampled",
         source="Neftci, Mostafa & Zenke, IEEE SPM 36:51 (2019)")
 
     def grad(self, v_mem, spike_threshold):
@@ -954,12 +912,6 @@ class TrueGradient(Surrogate):
 
     def _primitive(self, v_mem, spike_threshold):
         return (v_mem >= spike_threshold).to(_float_dtype(v_mem))
-
-    def _peak(self, spike_threshold):
-        return 0.0
-
-    def _area(self, spike_threshold):
-        return 0.0
 
 
 def _float_dtype(t: torch.Tensor) -> torch.dtype:
@@ -977,6 +929,6 @@ def markdown_table(names: Optional[list] = None) -> str:
             f"`{p}`={format_number(d.default, 6)} ({d.convention_text()})"
             for p, d in cls.params().items()) or "none"
         f = cls.formulas
-        cells = [f"`{name}`", f.grad, f.peak, f.area, params, f.source]
+        cells = [f"`{name}`", f.grad, pretty(f.peak), pretty(f.area), params, f.source]
         rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(rows)

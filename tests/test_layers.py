@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sgexplore"
 #: Lowest first. A module may import only modules of its own level or below; the widgets
 #: package is the top. (SweepResult.heatmap/to_html import the widgets inside the call.)
 LEVELS = [
-    {"params"},
+    {"params", "closed_form"},
     {"surrogates"},
     {"fused"},
     {"spike"},
