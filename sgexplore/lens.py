@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -31,7 +31,7 @@ import torch
 from .params import Param, ParamTypeError, as_number, shown, validate_value
 from .surrogates import SPIKE_THRESHOLD, Surrogate
 
-__all__ = ["MembraneHistogram", "histogram", "membrane_histogram", "coverage", "mean_gain", "fit_width", "LEVEL",
+__all__ = ["MembraneHistogram", "histogram", "membrane_histogram", "membrane_histograms", "coverage", "mean_gain", "fit_width", "LEVEL",
            "COVERAGE", "RANGE", "BIN_WIDTH"]
 
 #: The histogram spans ``±RANGE * thr`` around the threshold, in bins of ``BIN_WIDTH * thr``.
@@ -118,27 +118,51 @@ def _threshold(owner: str, spike_threshold: float) -> float:
     return validate_value(owner, "spike_threshold", SPIKE_THRESHOLD, spike_threshold)
 
 
+def membrane_histograms(v_mems: Sequence[torch.Tensor], spike_threshold: float
+                        ) -> Optional[Tuple[MembraneHistogram, ...]]:
+    """:func:`membrane_histogram` of each tensor, or None when any of them holds NaN.
+
+    What training records on a lens step: the NaN check is the binning's own (a NaN
+    membrane means the run diverged), not a separate pass over the values.
+    """
+    thr = _threshold("membrane_histograms", spike_threshold)
+    edges = edges_for(thr)
+    counts = [_counts(v, thr, thr, len(edges) - 1, "membrane_histograms", "v_mem") for v in v_mems]
+    if any(c is None for c in counts):
+        return None
+    return tuple(MembraneHistogram(edges.numpy(), c) for c in counts)
+
+
 def _binned(values: torch.Tensor, spike_threshold: float, shift: float, owner: str, name: str) -> MembraneHistogram:
+    spike_threshold = _threshold(owner, spike_threshold)
+    edges = edges_for(spike_threshold)
+    counts = _counts(values, spike_threshold, shift, len(edges) - 1, owner, name)
+    if counts is None:
+        raise ValueError(f"{owner}: {name} must hold numbers (-inf and inf count in the outer bins); "
+                         "got NaN in it")
+    return MembraneHistogram(edges.numpy(), counts)
+
+
+def _counts(values: torch.Tensor, spike_threshold: float, shift: float, bins: int, owner: str,
+            name: str) -> Optional[np.ndarray]:
+    """The counts of ``values - shift`` in the ``bins`` bins at this threshold; None for NaN."""
     if not isinstance(values, torch.Tensor) or not values.is_floating_point():
         raise ParamTypeError(f"{owner}: {name} must be a floating-point tensor; got {type(values).__name__}"
                              + (f" of dtype {values.dtype}" if isinstance(values, torch.Tensor) else ""))
-    spike_threshold = _threshold(owner, spike_threshold)
-    edges = edges_for(spike_threshold)
-    bins = len(edges) - 1
     # Bin i is [(i - h - 1/2) w, (i - h + 1/2) w) of x = value - shift, so i = floor(value / w
     # + h + 1/2 - shift / w), clamped into the outer bins. Arithmetic in the values' dtype:
     # about ten times faster than a search over the edges (a recorded step must stay cheap,
     # benchmarks/bench_lens.py); a value within float32 rounding of an edge (1e-4 of a bin)
     # may land in either neighbour.
     width, half_count = BIN_WIDTH * float(spike_threshold), (bins - 1) // 2
-    position = values.detach().reshape(-1) * (1.0 / width) + (half_count + 0.5 - shift / width)
+    # a multiply, then an add in place: the same rounding on every CPU (a fused multiply-add
+    # would move values at a bin edge on some machines and not others)
+    position = (values.detach().reshape(-1) * (1.0 / width)).add_(half_count + 0.5 - shift / width)
     # NaN has no bin (and no defined integer index); max propagates NaN, at a tenth of isnan().any()
     if position.numel() and math.isnan(float(position.max())):
-        raise ValueError(f"{owner}: {name} must hold numbers (-inf and inf count in the outer bins); "
-                         "got NaN in it")
-    index = position.clamp_(0, bins - 0.5).to(torch.int64)  # truncation is floor here: >= 0
-    counts = torch.bincount(index, minlength=bins)
-    return MembraneHistogram(edges.numpy(), counts.cpu().numpy().astype(np.int64))
+        return None
+    index = position.clamp_(0, bins - 0.5).to(torch.int32)  # truncation is floor here: >= 0
+    return torch.bincount(index, minlength=bins).cpu().numpy().astype(np.int64)
 
 
 def _checked(surrogate: Surrogate, hist: MembraneHistogram, spike_threshold: float, owner: str) -> float:

@@ -397,9 +397,10 @@ class _RunState:
                       accuracy=float((logits.detach().argmax(1) == y).float().mean()),
                       grad_norms=grad_norms,
                       spike_rates=tuple(float(s.detach().mean()) for s in spikes))
-        # a membrane that is not finite is divergence too (the lens refuses NaN): no histogram then
-        membrane = _histograms(membranes, config.spike_threshold) if recording else None
-        if not (math.isfinite(loss_value) and all(math.isfinite(g) for g in grad_norms)) or membrane == ():
+        # a NaN membrane is divergence too (it has no histogram: membrane_histograms gives None)
+        membrane = lens.membrane_histograms(membranes, config.spike_threshold) if recording else None
+        if not (math.isfinite(loss_value) and all(math.isfinite(g) for g in grad_norms)) or \
+                (recording and membrane is None):
             return StepRecord(**record, test_accuracy=None,
                               elapsed_s=time.perf_counter() - start, status="diverged")
         record["membrane"] = membrane
@@ -408,13 +409,6 @@ class _RunState:
         test_accuracy, test_loss = _test_metrics(model, self.x_test, self.y_test) if tested else (None, None)
         return StepRecord(**record, test_accuracy=test_accuracy, test_loss=test_loss,
                           elapsed_s=time.perf_counter() - start, status="ok")
-
-
-def _histograms(membranes: List[torch.Tensor], spike_threshold: float) -> Tuple[lens.MembraneHistogram, ...]:
-    """One histogram per hidden layer, or () when a membrane holds NaN (the run diverged)."""
-    if any(bool(torch.isnan(v).any()) for v in membranes):
-        return ()
-    return tuple(lens.membrane_histogram(v, spike_threshold) for v in membranes)
 
 
 def _stream(config: TrainConfig) -> Iterator[StepRecord]:

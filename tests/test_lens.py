@@ -47,6 +47,20 @@ def test_membrane_histogram_is_the_histogram_of_v_minus_thr():
     assert np.array_equal(lens.membrane_histogram(v, 1.5).counts, lens.histogram(offsets.double(), 1.5).counts)
 
 
+def test_membrane_histograms_bins_each_layer_and_is_none_when_any_holds_nan():
+    g = torch.Generator().manual_seed(5)
+    layers = [torch.randn(6, 5, n, generator=g) * 0.7 + 0.8 for n in (16, 8)]
+    both = lens.membrane_histograms(layers, 1.0)
+    assert len(both) == 2
+    for hist, v in zip(both, layers):
+        assert np.array_equal(hist.counts, lens.membrane_histogram(v, 1.0).counts) and hist.total == v.numel()
+    spoiled = [layers[0], layers[1].clone()]
+    spoiled[1][3, 2, 1] = math.nan
+    assert lens.membrane_histograms(spoiled, 1.0) is None
+    with pytest.raises(ValueError, match="NaN"):
+        lens.membrane_histogram(spoiled[1], 1.0)
+
+
 def test_histogram_mean_and_fraction_at_or_above():
     h = _from_offsets([-1.0, -1.0, 0.0, 0.5])
     assert h.mean() == pytest.approx(-0.375)
