@@ -405,17 +405,24 @@ def _snntorch_leaky(spike_grad, thr, beta=0.9):
     return step
 
 
-def _reference_leaky(surrogate, thr, beta=0.9):
-    """snntorch's Leaky (reset by subtraction, reset detached and delayed) written with sgexplore's spike()."""
+def _unrolled(update):
+    """The neuron over time: ``update(v, x) -> (v, spikes)`` from ``v = 0``, spikes stacked over time."""
     def step(inputs):
-        mem = torch.zeros_like(inputs[0])
-        out = []
+        v, out = torch.zeros_like(inputs[0]), []
         for x in inputs:
-            reset = (mem - thr > 0).to(mem.dtype)
-            mem = beta * mem + x - reset * thr
-            out.append(spike(mem, thr, surrogate, backend="eager"))
+            v, s = update(v, x)
+            out.append(s)
         return torch.stack(out)
     return step
+
+
+def _reference_leaky(surrogate, thr, beta=0.9):
+    """snntorch's Leaky (reset by subtraction, reset detached and delayed) written with sgexplore's spike()."""
+    def update(mem, x):
+        reset = (mem - thr > 0).to(mem.dtype)
+        mem = beta * mem + x - reset * thr
+        return mem, spike(mem, thr, surrogate, backend="eager")
+    return _unrolled(update)
 
 
 def _spikingjelly_lif(surrogate_function, thr, tau=2.0):
@@ -433,16 +440,11 @@ def _reference_lif_subtract(surrogate, thr, tau=2.0):
     """SpikingJelly's LIFNode (decay_input, soft reset, reset not detached) written with sgexplore's spike()."""
     from sgexplore.spike import reset_subtract
 
-    def step(inputs):
-        v = torch.zeros_like(inputs[0])
-        out = []
-        for x in inputs:
-            v = v + (x - v) / tau
-            s = spike(v, thr, surrogate, backend="eager")
-            v = reset_subtract(v, s, thr, detach=False)
-            out.append(s)
-        return torch.stack(out)
-    return step
+    def update(v, x):
+        v = v + (x - v) / tau
+        s = spike(v, thr, surrogate, backend="eager")
+        return reset_subtract(v, s, thr, detach=False), s
+    return _unrolled(update)
 
 
 def _norse_lif(method, thr, alpha=100.0):
