@@ -116,9 +116,10 @@ test: install-test
 	env $(BASELINE_MACHINE_ENV) $(BIN)/python $(NBVAL)
 
 ## make unit: the fast tier (under a minute on 2 cores): no slow, compile, server or browser tests.
-## Those markers are registered in pyproject.toml; make test runs every test.
+## Those markers are registered in pyproject.toml; make test runs every test. Two pytest-xdist
+## workers, one per core (about 65 s in one process, BENCHMARKS.md "Test tiers").
 unit: install-test
-	$(BIN)/python -m pytest tests -m "not (slow or compile or server or browser)"
+	$(BIN)/python -m pytest tests -m "not (slow or compile or server or browser)" -n 2
 
 ## make notebooks: rebuild notebooks/*.ipynb from notebooks/*.py (jupytext), with fresh outputs.
 ## Executes every notebook (a few minutes) and stores its outputs without widget state.

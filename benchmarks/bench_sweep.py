@@ -91,6 +91,8 @@ def main() -> None:
               f"equal, largest difference {np.nanmax(difference):.3f} (chaotic runs amplify rounding)")
     if "zenke-vogels-batched" in found:
         print(f"ZENKE_VOGELS (1,296 runs) batched: {found['zenke-vogels-batched']['wall_s']:.1f} s (target 120 s)")
+    # other jobs on the cores stretch wall times; the load at both ends says how much
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -21,13 +21,17 @@ mixes two configurations. A configuration that diverges or finishes leaves the s
 Each hidden layer is one autograd function, :class:`LIFEnsemble`, whose backward is the
 hand-written backpropagation through time of the LIF recurrence: the same arithmetic as
 autograd through :func:`sgexplore.snn.lif_step`, without one graph node per op and time
-step, and with the surrogate derivative computed once per group and block of time steps.
-The input layer adds one weight column per input spike instead of multiplying by a tensor
-of mostly zeros. BENCHMARKS.md (Sweep) has the speed against one ``train()`` per run.
+step, and with the surrogate derivative computed once per group and block of time steps
+(its exponentials flushed to zero below ``e**-87``, :class:`_ExpFlushedToZero`: ATen's
+``exp`` is many times slower there). Without recurrent weights the backward recurrence is
+linear and costs one op per time step. The input layer adds one weight column per input
+spike instead of multiplying by a tensor of mostly zeros. BENCHMARKS.md (Sweep) has the
+speed against one ``train()`` per run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import time
@@ -35,6 +39,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 
 from . import tasks
 from .snn import decay_kernel
@@ -121,6 +126,54 @@ def surrogate_groups(surrogates: Sequence[Surrogate]) -> Tuple[List[int], List[T
 # The layers of N networks; tensors are configuration-major: (N, T, B, features)
 # ---------------------------------------------------------------------------
 
+class _ExpFlushedToZero(TorchFunctionMode):
+    """``exp(x)`` as a CPU in flush-to-zero mode computes it: 0 wherever it is at most
+    ``e**FLOOR`` (about float32's smallest normal number, ``2**-126``), ``exp(x)`` elsewhere.
+
+    ATen's vectorised ``exp`` hands a vector with any argument below about -87.3 (float32)
+    to a scalar path that costs 10 to 50 times more per element; the Gaussian's, the
+    sigmoid derivative's and the single exponential's arguments far from the threshold are
+    mostly such. Here ``exp`` sees the argument clamped at ``FLOOR`` and the results at or
+    below ``e**FLOOR`` become 0: identical wherever ``exp(x) > e**FLOOR``, and off by at
+    most ``e**FLOOR`` (1.6e-38) elsewhere. Only the surrogates' ``grad`` runs under this mode.
+    """
+
+    FLOOR = {torch.float32: -87.0, torch.float64: -708.0}
+    #: ``e**FLOOR`` rounded to the dtype, as ``exp`` of the clamped argument returns it.
+    SMALLEST = {dtype: float(torch.exp(torch.tensor(floor, dtype=dtype))) for dtype, floor in FLOOR.items()}
+    EXPS = (torch.exp, torch.Tensor.exp)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func in self.EXPS and not kwargs and len(args) == 1 and isinstance(args[0], torch.Tensor):
+            floor = self.FLOOR.get(args[0].dtype)
+            if floor is not None:
+                # clamp and threshold both keep a NaN a NaN: divergence is still seen
+                clamped = torch.clamp(args[0], min=floor)
+                return torch.threshold(torch.exp(clamped), self.SMALLEST[args[0].dtype], 0.0)
+        return func(*args, **(kwargs or {}))
+
+
+class _ExpCalls(TorchFunctionMode):
+    """Counts the ``exp`` calls of the code run under it."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.count += func in _ExpFlushedToZero.EXPS
+        return func(*args, **(kwargs or {}))
+
+
+@functools.lru_cache(maxsize=4096)
+def _calls_exp(surrogate: Surrogate) -> bool:
+    """Whether ``surrogate.grad`` calls ``exp`` (on a probe): only then is it worth running
+    under :class:`_ExpFlushedToZero`, whose Python dispatch costs a few microseconds per op."""
+    with _ExpCalls() as calls:
+        surrogate.grad(_PROBE.float(), 1.0)
+    return calls.count > 0
+
+
 class _LayerSpec:
     """What a stack of LIF layers needs besides its inputs: the shared neuron settings and
     the per-configuration surrogates and reset-gradient masks (index 0 of every tensor)."""
@@ -140,20 +193,42 @@ class _LayerSpec:
         grad, start = torch.empty_like(v_mem), 0
         for unit, size in zip(self.units, self.sizes):
             part = slice(start, start + size)
-            torch.mul(unit.grad(v_mem[part], self.spike_threshold), self.scales[part], out=grad[part])
+            with _ExpFlushedToZero() if _calls_exp(unit) else contextlib.nullcontext():
+                values = unit.grad(v_mem[part], self.spike_threshold)
+            torch.mul(values, self.scales[part], out=grad[part])
             start += size
         return grad
 
 
 def _config_major(like: torch.Tensor, shape, zero: bool = False) -> torch.Tensor:
-    """A new ``(N, T, B, H)`` tensor whose configurations lie 64 floats more than their size apart.
+    """A new ``(N, ..., H)`` tensor whose configurations lie at least 64 floats more than
+    their size apart, the gap a whole number of rows of ``H`` (:func:`_rows` relies on it).
 
     Each configuration's block is a multiple of the page size; back to back, the ``(N, B, H)``
     slices of one time step would all map to the same cache sets and evict each other.
     """
-    n, rest = shape[0], math.prod(shape[1:])
-    flat = (torch.zeros if zero else torch.empty)(n, rest + 64, dtype=like.dtype, device=like.device)
+    n, rest, width = shape[0], math.prod(shape[1:]), shape[-1]
+    gap = -(-64 // width) * width
+    flat = (torch.zeros if zero else torch.empty)(n, rest + gap, dtype=like.dtype, device=like.device)
     return flat[:, :rest].view(shape)
+
+
+def _rows(tensor: torch.Tensor) -> Tuple[torch.Tensor, int]:
+    """``tensor`` ``(N, T, B, H)`` as rows of ``H``: a ``(rows, H)`` view of its memory and the
+    rows from one configuration to the next (row of ``[n, t, b]``: ``n·that + t·B + b``).
+
+    Copies a tensor whose time steps and samples are not contiguous rows (not one that
+    :func:`_config_major` made) into one that is.
+    """
+    n, steps, batch, width = tensor.shape
+    stride = tensor.stride()
+    if stride[1:] != (batch * width, width, 1) or stride[0] % width:
+        copy = _config_major(tensor, tensor.shape)
+        copy.copy_(tensor)
+        tensor, stride = copy, copy.stride()
+    per_config = stride[0] // width
+    count = (n - 1) * per_config + steps * batch
+    return tensor.as_strided((count, width), (width, 1)), per_config
 
 
 class LIFEnsemble(torch.autograd.Function):
@@ -161,13 +236,20 @@ class LIFEnsemble(torch.autograd.Function):
 
     Forward is :func:`sgexplore.snn.lif_step` over time for every configuration at once.
     Backward is its backpropagation through time written out: with ``u`` the membrane before
-    the reset, ``s`` the spikes and ``g`` gradients,
+    the reset, ``s`` the spikes, ``sg`` the surrogate derivative at ``u`` and ``g`` gradients,
 
-        g_u[t] = g_v[t]·(reset factor) + (g_s[t] + g_v[t]·(reset path))·surrogate'(u[t])
+        g_u[t] = g_v[t]·(reset factor) + (g_s[t] + g_v[t]·(reset path))·sg[t]
         g_v[t-1] = beta·g_u[t]
 
     where the reset paths are those of :func:`sgexplore.spike.reset_subtract` and
     :func:`~sgexplore.spike.reset_to_value`, masked per configuration by ``detach_reset``.
+    Without recurrent weights and with the subtract reset (or none) ``g_s[t]`` is known
+    before the loop, so the recurrence is linear in ``g_u``:
+
+        g_u[t] = g_s[t]·sg[t] + g_u[t+1]·beta·(1 - thr·keep·sg[t])
+
+    whose two factors are computed for a block of time steps at once, leaving one
+    ``addcmul`` per time step (the same sum as autograd's, in another order: float rounding).
     """
 
     #: Time steps whose surrogate derivative backward computes in one call: few enough that
@@ -178,10 +260,10 @@ class LIFEnsemble(torch.autograd.Function):
     def forward(ctx, currents, recurrent_weight, spec: _LayerSpec):
         thr, beta = spec.spike_threshold, spec.beta
         v_mem = currents.new_zeros(currents[:, 0].shape)
+        after_reset = torch.empty_like(v_mem)  # the state between steps, reused
         spikes = v_mem
         membranes = _config_major(currents, currents.shape)
         out = _config_major(currents, currents.shape)
-        fired = torch.empty(v_mem.shape, dtype=torch.bool, device=currents.device)
         for t in range(currents.shape[1]):
             current = currents[:, t]
             if recurrent_weight is not None:
@@ -189,11 +271,12 @@ class LIFEnsemble(torch.autograd.Function):
             v_mem = torch.add(current, v_mem, alpha=beta, out=membranes[:, t])
             spikes = out[:, t]
             if spec.mode == "single":
-                spikes.copy_(torch.ge(v_mem, thr, out=fired))  # spike_forward's (v >= thr), in place
+                torch.ge(v_mem, thr, out=spikes)  # spike_forward's (v >= thr), written as floats
             else:
                 spikes.copy_(spike_forward(v_mem, thr, spec.mode))
             if spec.reset == "subtract":
-                v_mem = torch.add(v_mem, spikes, alpha=-thr)  # v - s·thr, exact: s·thr is 0 or thr
+                # v - s·thr, exact: s·thr is 0 or thr
+                v_mem = torch.add(v_mem, spikes, alpha=-thr, out=after_reset)
             elif spec.reset == "zero":
                 fired_once = torch.clamp(spikes, max=1.0)
                 v_mem = v_mem * (1 - fired_once) + fired_once * 0.0
@@ -204,7 +287,40 @@ class LIFEnsemble(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_spikes):
         membranes, spikes, recurrent_weight = ctx.saved_tensors
-        spec = ctx.spec
+        if recurrent_weight is None and ctx.spec.reset in ("subtract", "none"):
+            return LIFEnsemble._backward_linear(ctx.spec, grad_spikes, membranes), None, None
+        return LIFEnsemble._backward_general(ctx.spec, grad_spikes, membranes, spikes, recurrent_weight)
+
+    @staticmethod
+    def _backward_linear(spec: _LayerSpec, grad_spikes, membranes):
+        """``g_u`` of the linear recurrence (no recurrent weights; subtract reset or none)."""
+        thr, beta = spec.spike_threshold, spec.beta
+        grad_u = _config_major(membranes, membranes.shape)
+        steps, block = membranes.shape[1], LIFEnsemble.BLOCK
+        decay = None
+        if spec.reset == "subtract":
+            minus_thr_beta_keep = spec.keep.unsqueeze(1) * (-thr * beta)  # (N, 1, 1, 1)
+            beta_tensor = torch.tensor(beta, dtype=membranes.dtype, device=membranes.device)
+        for last in range(steps - 1, -1, -block):
+            first = max(0, last - block + 1)
+            part = slice(first, last + 1)
+            surrogate = spec.surrogate_grad(membranes[:, part])
+            torch.mul(grad_spikes[:, part], surrogate, out=grad_u[:, part])
+            if spec.reset == "subtract":
+                # beta·(1 - thr·keep·sg) = beta + sg·(-thr·beta·keep), in place of sg
+                decay = torch.addcmul(beta_tensor, surrogate, minus_thr_beta_keep, out=surrogate)
+            for t in range(last, first - 1, -1):
+                if t == steps - 1:
+                    continue
+                if decay is None:
+                    grad_u[:, t].add_(grad_u[:, t + 1], alpha=beta)
+                else:
+                    grad_u[:, t].addcmul_(grad_u[:, t + 1], decay[:, t - first])
+        return grad_u
+
+    @staticmethod
+    def _backward_general(spec: _LayerSpec, grad_spikes, membranes, spikes, recurrent_weight):
+        """``g_u`` step by step: recurrent weights feed ``g_s``, or the zero reset's gradient."""
         thr, beta = spec.spike_threshold, spec.beta
         grad_currents = _config_major(membranes, membranes.shape)
         grad_v = torch.zeros_like(membranes[:, 0])
@@ -262,30 +378,35 @@ class _SpikeCurrents(torch.autograd.Function):
 
     The dense product ``x @ weight.T`` with the Randman task's input (each unit fires once
     in 50 steps) is almost all multiplications by zero; this adds the columns the spikes pick
-    (``index_add``), and backward gathers the current gradients at the same entries.
+    to the rows ``(n, t, b)`` of the currents (``index_add_``; each row's columns in the order
+    of the units, as the dense product sums them), and backward gathers the current
+    gradients of the same rows.
     """
 
     @staticmethod
     def forward(ctx, weight, spikes: _InputSpikes):
         n, batch, per_sample = spikes.times.shape
         n_out = weight.shape[1]
-        config = torch.arange(n, device=weight.device).view(-1, 1, 1).expand(-1, batch, per_sample).reshape(-1)
-        sample = torch.arange(batch, device=weight.device).view(1, -1, 1).expand(n, -1, per_sample).reshape(-1)
-        where = (config, spikes.times.reshape(-1), sample)
-        columns = (config * spikes.n_in + spikes.units.reshape(-1))
+        config = torch.arange(n, device=weight.device).view(-1, 1, 1)
+        sample = torch.arange(batch, device=weight.device).view(1, -1, 1)
+        columns = (config * spikes.n_in + spikes.units).reshape(-1)
         values = spikes.values.reshape(-1, 1)
         by_column = weight.transpose(1, 2).reshape(-1, n_out)   # (N·units, H)
         currents = _config_major(weight, (n, spikes.steps, batch, n_out), zero=True)
-        currents.index_put_(where, by_column.index_select(0, columns) * values, accumulate=True)
-        ctx.save_for_backward(*where, columns, values)
+        rows, per_config = _rows(currents)
+        where = (config * per_config + spikes.times * batch + sample).reshape(-1)
+        rows.index_add_(0, where, by_column.index_select(0, columns) * values)
+        ctx.save_for_backward(config, sample, spikes.times, columns, values)
         ctx.shape = (n, spikes.n_in, n_out)
         return currents
 
     @staticmethod
     def backward(ctx, grad_currents):
-        config, times, sample, columns, values = ctx.saved_tensors
+        config, sample, times, columns, values = ctx.saved_tensors
         n, n_in, n_out = ctx.shape
-        picked = grad_currents[config, times, sample] * values
+        rows, per_config = _rows(grad_currents)
+        where = (config * per_config + times * grad_currents.shape[2] + sample).reshape(-1)
+        picked = rows.index_select(0, where) * values
         grad = picked.new_zeros(n * n_in, n_out).index_add_(0, columns, picked)
         return grad.view(n, n_in, n_out).transpose(1, 2), None
 

@@ -10,7 +10,8 @@ kernel, and a user's own plotting code gets the same numbers:
 * :func:`surrogate_view`: everything the surrogate explorer draws for one setting;
 * :func:`heatmap_cells` and :func:`heatmap_limits`: a finished sweep's heatmap data;
 * :func:`raster`, :func:`class_examples` and :func:`firing_rates`: the data and the hidden
-  layer's activity (spike rasters, rates across neurons).
+  layer's activity (spike rasters, rates across neurons);
+* :func:`smoothed`: a noisy per-batch curve as a trailing mean (the smoothed train loss).
 
 :func:`~sgexplore.surrogates.describe` is the one text description of a surrogate.
 """
@@ -30,11 +31,13 @@ from .surrogates import Surrogate, check_threshold, describe
 
 __all__ = ["POINTS", "NORMALISE", "membrane_grid", "surrogate_curve", "normalisation", "describe",
            "SurrogateView", "surrogate_view", "heatmap_cells", "heatmap_limits", "SWEEP_METRICS",
-           "raster", "class_examples", "firing_rates"]
+           "raster", "class_examples", "firing_rates", "smoothed", "SMOOTHING"]
 
 POINTS = 1001
 NORMALISE = ("none", "peak", "area")
 SWEEP_METRICS = ("loss", "accuracy")
+#: Steps in the trailing mean of the smoothed train loss.
+SMOOTHING = 10
 
 
 def membrane_grid(spike_threshold: float, mode: str, points: int = POINTS) -> np.ndarray:
@@ -207,3 +210,17 @@ def class_examples(x: torch.Tensor, y: torch.Tensor) -> List[Tuple[int, np.ndarr
 def firing_rates(spikes) -> np.ndarray:
     """Each neuron's mean spikes per time step in a ``(T, N)`` spike array."""
     return _spike_array(spikes).astype(np.float64).mean(axis=0)
+
+
+def smoothed(values, window: int = SMOOTHING) -> np.ndarray:
+    """The trailing mean of ``values`` over ``window`` points (fewer at the start): point i is
+    the mean of points ``max(0, i - window + 1)`` to ``i``, so the curve never looks ahead."""
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be an integer >= 1; got {shown(window)}")
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError(f"values must be one-dimensional; got shape {array.shape}")
+    total = np.concatenate([[0.0], np.cumsum(array)])
+    ends = np.arange(1, len(array) + 1)
+    starts = np.maximum(0, ends - window)
+    return (total[ends] - total[starts]) / (ends - starts)

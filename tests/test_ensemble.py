@@ -168,3 +168,85 @@ def test_what_the_ensemble_does_not_do_is_refused_not_ignored(change, message):
     configs = [TrainConfig(**SMALL), dataclasses.replace(TrainConfig(**SMALL), **change)]
     with pytest.raises(ValueError, match=message):
         train_many(configs)
+
+
+def test_exp_flushed_to_zero_is_exp_except_below_the_floor():
+    import torch
+    x = torch.cat([torch.linspace(-800.0, 5.0, 20001), torch.tensor([float("nan"), float("inf"), -float("inf")])])
+    for dtype in (torch.float32, torch.float64):
+        xs = x.to(dtype)
+        exact = torch.exp(xs)
+        with ensemble._ExpFlushedToZero():
+            flushed, method = torch.exp(xs), xs.exp()
+        torch.testing.assert_close(flushed, method, rtol=0, atol=0, equal_nan=True)
+        smallest = ensemble._ExpFlushedToZero.SMALLEST[dtype]
+        above = exact > smallest
+        assert above.sum() > 1000 and (~above).sum() > 1000  # both sides are exercised
+        assert torch.equal(flushed[above], exact[above])       # bit for bit where it matters
+        assert bool((flushed[~above & ~xs.isnan()] == 0).all())
+        assert bool((exact[~above & ~xs.isnan()] <= smallest).all())  # what was flushed was that small
+        assert flushed[-3].isnan() and flushed[-2] == float("inf")
+
+
+def test_surrogates_under_the_flush_differ_from_plain_ones_by_at_most_1e_37_of_their_peak():
+    import torch
+    v_mem = torch.linspace(-6.0, 8.0, 50001)
+    for surrogate in (Gaussian(sigma=0.08, grad_scale=100.0), SigmoidDerivative(slope=20.0, grad_scale=5.0),
+                      surrogates.SingleExponential(grad_width=0.05, grad_scale=3.0)):
+        assert ensemble._calls_exp(surrogate)
+        plain = surrogate.grad(v_mem, 1.0)
+        with ensemble._ExpFlushedToZero():
+            flushed = surrogate.grad(v_mem, 1.0)
+        # the flushed exponential (at most 1.6e-38) times the factor in front of it (the
+        # sigmoid derivative's is 4 times its peak)
+        bound = 1e-37 * plain.max()
+        assert (plain - flushed).abs().max() <= bound, type(surrogate).__name__
+        assert bool((plain[flushed != plain] <= bound).all())
+        assert (flushed != plain).sum() > 100  # the flush did act
+    assert not ensemble._calls_exp(FastSigmoid()) and not ensemble._calls_exp(Triangle())
+
+
+def _input_spikes(n, batch, steps, n_in, seed=0):
+    import torch
+    generator = torch.Generator().manual_seed(seed)
+    dense = (torch.rand(n * batch, steps, n_in, generator=generator) < 0.1).float()
+    dense[0] = 0.0  # a sample without spikes: padding only
+    times, units, values = ensemble._spike_lists(dense)
+    lists = ensemble._InputSpikes(*(a.view(n, batch, -1) for a in (times, units, values)), steps, n_in)
+    return lists, dense.view(n, batch, steps, n_in).transpose(1, 2)  # (N, T, B, I)
+
+
+@pytest.mark.parametrize("hidden", [12, 64])
+def test_input_currents_are_the_dense_product_and_so_are_their_gradients(hidden):
+    import torch
+    n, batch, steps, n_in = 3, 5, 7, 6
+    lists, dense = _input_spikes(n, batch, steps, n_in)
+    weight = torch.randn(n, hidden, n_in, dtype=torch.float64, requires_grad=True)
+    reference_weight = weight.detach().clone().requires_grad_()
+    currents = ensemble._SpikeCurrents.apply(weight, ensemble._InputSpikes(
+        lists.times, lists.units, lists.values.double(), steps, n_in))
+    reference = torch.einsum("ntbi,nhi->ntbh", dense.double(), reference_weight)
+    assert torch.allclose(currents, reference, rtol=1e-12, atol=1e-12)
+    # a gradient in the layout autograd hands over, and one in another layout (copied first)
+    for grad in (torch.randn(n, steps, batch, hidden, dtype=torch.float64),
+                 torch.randn(n, batch, steps, hidden, dtype=torch.float64).transpose(1, 2)):
+        mine, = torch.autograd.grad(currents, weight, grad, retain_graph=True)
+        expected, = torch.autograd.grad(reference, reference_weight, grad, retain_graph=True)
+        assert torch.allclose(mine, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("reset", ["subtract", "none"])
+def test_the_linear_backward_equals_the_step_by_step_one(reset):
+    import torch
+    config = TrainConfig(**{**SMALL, "reset": reset})
+    units = [Gaussian(sigma=0.3), FastSigmoid(slope=5.0)]
+    scales = torch.tensor([0.5, 2.0, 1.0, 3.0], dtype=torch.float64)
+    spec = ensemble._LayerSpec(config, units, [2, 2], scales, torch.tensor([True, False, False, True]))
+    generator = torch.Generator().manual_seed(1)
+    membranes = torch.randn(4, 13, 3, 5, generator=generator, dtype=torch.float64) + 0.8
+    spikes = (membranes >= spec.spike_threshold).double()
+    grad_spikes = torch.randn(membranes.shape, generator=generator, dtype=torch.float64)
+    linear = ensemble.LIFEnsemble._backward_linear(spec, grad_spikes, membranes)
+    general = ensemble.LIFEnsemble._backward_general(spec, grad_spikes, membranes, spikes, None)[0]
+    assert linear.abs().max() > 0.1
+    assert torch.allclose(linear, general, rtol=1e-10, atol=1e-12)

@@ -20,7 +20,7 @@ LEVELS = [
     {"snn", "tasks"},
     {"train"},
     {"ensemble"},
-    {"sweep"},
+    {"sweep", "seed_band"},
     {"widgets"},
 ]
 LEVEL = {name: i for i, names in enumerate(LEVELS) for name in names}

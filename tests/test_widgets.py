@@ -10,6 +10,7 @@ import dataclasses
 import math
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 import torch
 from traitlets import TraitError
@@ -20,6 +21,7 @@ from sgexplore.surrogates import Surrogate, register
 from sgexplore.train import TrainConfig, train
 from sgexplore.widgets import SurrogateExplorer, TrainingExplorer
 from sgexplore.widgets.controls import came_from_browser
+from sgexplore.widgets.figures import UpdatePacer
 from sgexplore.widgets.surrogate_explorer import MAX_PINS
 
 # train.py converts a loss that requires grad to float; not this file's concern.
@@ -544,6 +546,98 @@ def test_a_superseded_session_stops_and_leaves_the_newer_run_alone():
     assert list(older) == []  # it yields nothing more
     assert explorer.records == newer and len(newer) == TINY.steps
     np.testing.assert_array_equal(explorer.figure.data[0].y, [r.loss for r in newer])
+
+
+# -- at the browser's pace: one figure update in flight, training after the drag ---------
+def acknowledge(figure, edit_id=None):
+    """What a browser view sends once it has drawn a trace update: ``_js2py_traceDeltas``
+    with that update's ``trace_edit_id`` (plotly's widgetbundle.js, ``_sendTraceDeltas``)."""
+    edit_id = figure._last_trace_edit_id if edit_id is None else edit_id
+    browser_sets(figure, _js2py_traceDeltas={"trace_deltas": [], "trace_edit_id": edit_id})
+
+
+def test_an_update_waits_until_the_browser_has_drawn_the_one_in_flight():
+    figure = go.FigureWidget()
+    figure.add_scatter(y=[0.0])
+    pacer = UpdatePacer(figure, timeout_s=1e9)  # never overdue in this test
+
+    def set_y(value):
+        return lambda: setattr(figure.data[0], "y", [value])
+
+    pacer.draw(set_y(1.0), kind="curve")  # no view has answered yet (no front end): at once
+    assert list(figure.data[0].y) == [1.0]
+    acknowledge(figure)                   # a view is open and has drawn everything
+    pacer.draw(set_y(2.0), kind="curve")  # sent: now in flight
+    in_flight = figure._last_trace_edit_id
+    pacer.draw(set_y(3.0), kind="curve")
+    pacer.draw(set_y(4.0), kind="curve")  # replaces 3.0, which is never sent
+    assert list(figure.data[0].y) == [2.0] and figure._last_trace_edit_id == in_flight
+    assert pacer.waiting == ("curve",) and not pacer.ready()
+    acknowledge(figure, in_flight - 1)    # an older update's answer changes nothing
+    assert list(figure.data[0].y) == [2.0]
+    acknowledge(figure, in_flight)
+    assert list(figure.data[0].y) == [4.0] and figure._last_trace_edit_id == in_flight + 1
+    assert pacer.waiting == ()
+    pacer.timeout_s = 0.0                 # an answer that never comes: overdue, sent anyway
+    pacer.draw(set_y(5.0), kind="curve")
+    assert list(figure.data[0].y) == [5.0]
+
+
+def test_a_live_run_draws_only_when_the_browser_has_drawn_the_last_update():
+    explorer = tiny_explorer(steps=30)
+    explorer.debounce_s = 0.0
+    explorer._pacer.timeout_s = 1e9  # the browser below never answers late: no timeouts
+    acknowledge(explorer.figure)     # a view has drawn the constructor's state
+    lr = explorer.controls["lr"]
+    index_of = {value: i for i, (_label, value) in enumerate(lr.options)}
+
+    async def slow_browser():
+        browser_sets(lr, index=index_of[0.1])
+        acknowledge(explorer.figure)  # it draws the new surrogate curve, then never answers again
+        await explorer.wait()
+
+    asyncio.run(slow_browser())
+    assert len(explorer.records) == 30 and explorer.runs_finished == 1
+    # only the surrogate redraw and the run's start went out; no point was sent on top
+    assert len(explorer.figure.data[0].y) == 0 and explorer._pacer.waiting == ("records",)
+    acknowledge(explorer.figure)     # the browser catches up: the complete run is drawn
+    np.testing.assert_array_equal(explorer.figure.data[0].y, [r.loss for r in explorer.records])
+    assert "done step 30/30" in explorer.status.value
+
+
+def fast_sigmoid(v, thr, slope, grad_scale):
+    return grad_scale / (slope * np.abs(v - thr) + 1) ** 2
+
+
+def test_a_drag_redraws_the_surrogate_at_once_and_trains_only_where_it_rests():
+    explorer = tiny_explorer(steps=8)
+    first = [r.loss for r in explorer.run()]
+    scale = explorer.controls["grad_scale"]
+    index_of = {value: i for i, (_label, value) in enumerate(scale.options)}
+    passed, rest = (2.0, 4.0, 10.0), 0.4  # the grid values nearest to these
+
+    def grid(value):
+        return min(index_of, key=lambda option: abs(math.log(option) - math.log(value)))
+
+    async def drag():
+        explorer.debounce_s = 60.0   # the drag never pauses long enough to train (no clock here)
+        for value in passed:
+            browser_sets(scale, index=index_of[grid(value)])
+            v = np.asarray(explorer.figure.data[3].x)
+            np.testing.assert_allclose(curve(explorer, 3), fast_sigmoid(v, 1.0, 10.0, grid(value)),
+                                       rtol=RTOL, atol=ATOL)  # the curve follows at once
+            assert [r.loss for r in explorer.records] == first  # nothing trains during the drag
+            await asyncio.sleep(0)
+        explorer.debounce_s = 0.0    # read by the run of the value it rests on
+        browser_sets(scale, index=index_of[grid(rest)])
+        await explorer.wait()
+
+    asyncio.run(drag())
+    assert explorer.runs_started == 2 and explorer.runs_finished == 2  # the built run and the rest
+    assert explorer.config.surrogate.grad_scale == grid(rest)
+    assert [r.loss for r in explorer.records] == losses(explorer.config)
+    assert explorer.ghosts == 1  # the run before the drag; none of the values passed through
+    np.testing.assert_array_equal(explorer.figure.data[explorer.base_traces].y, first)
 
 
 # -- controls derived from the declarations ---------------------------------------------

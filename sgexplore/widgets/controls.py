@@ -13,6 +13,13 @@ cells. Float parameters therefore use a ``SelectionSlider`` over the exact value
 :func:`~sgexplore.params.slider_values`: the browser sends an option *index*, never a
 float, so nothing can be snapped. Log-declared parameters get log-spaced options, which
 makes them log sliders.
+
+The kernel trusts no browser (docs/classroom-demo.md, "The kernel checks every control"):
+:func:`guard` checks each state update a page sends to a control before it is applied:
+only the key the control's view sends (``value``, or a selection's ``index``), of the
+right type and within the control's own range, which the kernel set from the declaration.
+Anything else (``{"max": 100000, "value": 100000}``, an option index of ``10**6``) is not
+applied: the page is sent the control's state back and the explorer shows a message.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import numbers
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type, Union
 
 import ipywidgets as W
+from ipywidgets.widgets.widget import JUPYTER_WIDGETS_ECHO
 
 from ..params import Param, ParamTypeError, format_number, shown, slider_values, validate_value
 from ..spike import MAX_SPIKES, MODE
@@ -31,7 +39,7 @@ from ..surrogates import SPIKE_THRESHOLD, Surrogate, create, registry
 from .frameworks import FrameworkPanel
 
 __all__ = ["EPSILON", "declared_control", "grid_options", "is_real_change", "came_from_browser",
-           "format_number", "SurrogatePanel", "tooltip"]
+           "format_number", "SurrogatePanel", "tooltip", "guard", "MAX_TEXT"]
 
 #: Changes smaller than this (relative) are float noise, not a user action.
 EPSILON = 1e-9
@@ -102,6 +110,99 @@ def threshold_control(value: float) -> W.FloatSlider:
                          style=_DESCRIPTION_STYLE, layout=_SLIDER_LAYOUT, readout_format=".2f")
 
 
+#: Longest text a page may send to a text control (the hidden-layer box needs a few dozen).
+MAX_TEXT = 200
+
+
+def _browser_key(control: W.Widget) -> str:
+    """The one state key a control's view sends: a selection's option ``index``, else ``value``."""
+    return "index" if "index" in control.keys else "value"
+
+
+def _range_text(low: float, high: float) -> str:
+    return f"[{format_number(low, 6)}, {format_number(high, 6)}]"
+
+
+def _refusal(control: W.Widget, name: str, state: Dict[str, Any],
+             check: Optional[Callable[[Any], None]]) -> Optional[str]:
+    """Why the page's ``state`` update of ``control`` must not be applied, or None."""
+    key = _browser_key(control)
+    others = sorted(k for k in state if k in control.keys and k != key)
+    if others:
+        kept = (f" (its range stays {_range_text(control.min, control.max)})"
+                if isinstance(control, (W.IntSlider, W.FloatSlider)) else "")
+        return f"{name}: a page may change only its {key}, not {', '.join(others)}; nothing was changed{kept}"
+    if key not in state:
+        return None  # keys that are not synced: set_state ignores them
+    value = state[key]
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if key == "index":
+        last = len(control.options) - 1
+        if not (whole and 0 <= value <= last):
+            return f"{name}: the option index must be an integer in [0, {last}]; got {shown(value)}"
+        value = control.options[value]
+        value = value[1] if isinstance(value, tuple) else value
+    elif isinstance(control, (W.IntSlider, W.FloatSlider)):
+        integer = isinstance(control, W.IntSlider)
+        number = whole or (not integer and isinstance(value, float) and math.isfinite(value))
+        if not (number and control.min <= value <= control.max):
+            kind = "an integer" if integer else "a finite number"
+            return f"{name} must be {kind} in {_range_text(control.min, control.max)}; got {shown(value)}"
+    elif isinstance(control, W.Checkbox) and not isinstance(value, bool):
+        return f"{name} must be True or False; got {shown(value)}"
+    elif isinstance(control, W.Text) and not (isinstance(value, str) and len(value) <= MAX_TEXT):
+        return f"{name} must be a text of at most {MAX_TEXT} characters; got {shown(value)}"
+    if check is not None:
+        try:
+            check(value)
+        except ValueError as error:
+            return str(error)
+    return None
+
+
+def guard(control: W.Widget, name: str, on_refused: Callable[[str], None],
+          check: Optional[Callable[[Any], None]] = None) -> W.Widget:
+    """Check every state update a page sends to ``control`` before it is applied.
+
+    A page may send only the key its view sends (``value``; ``index`` for a dropdown, a
+    selection slider, toggle buttons), of the control's type and inside its own range:
+    a slider's ``min``/``max``, a selection's option indices, at most :data:`MAX_TEXT`
+    characters of text; then ``check(value)`` (the value, for a selection the option's
+    value) may raise ValueError for a value the declaration refuses. Any other update is
+    not applied, so no observer runs: the page is sent the control's state back (an echo
+    of the refused keys, as ipywidgets' own reply, then an update) and
+    ``on_refused(message)`` is called with what was refused and the valid range.
+    Code assignments (``control.value = ...``) are not affected. Returns ``control``.
+
+    It replaces the instance's ``set_state``, ipywidgets' entry point for a front-end
+    update (``Widget._handle_msg``; checked with ipywidgets 8.1), so it also covers
+    controls built elsewhere (the framework panel's).
+    """
+    apply = control.set_state
+
+    def set_state(sync_data: Dict[str, Any]) -> None:
+        problem = _refusal(control, name, sync_data, check)
+        if problem is None:
+            apply(sync_data)
+            return
+        _send_back(control, [k for k in sync_data if k in control.keys])
+        on_refused(problem)
+
+    control.set_state = set_state
+    return control
+
+
+def _send_back(control: W.Widget, keys: List[str]) -> None:
+    """Re-sync a page that changed ``keys`` of its view: the kernel's values, as the echo the
+    page waits for (ipywidgets 8 applies it and clears the wait) and as an update."""
+    if not keys:
+        return
+    if JUPYTER_WIDGETS_ECHO:  # Widget._send: private, the path of ipywidgets 8.1's own echo
+        control._send({"method": "echo_update", "state": control.get_state(keys), "buffer_paths": []},
+                      buffers=[])
+    control.send_state(keys)
+
+
 #: :meth:`SurrogatePanel.load`'s ``notify``.
 LOAD_NOTIFY = Param(True, doc="call on_change once after loading")
 
@@ -115,6 +216,10 @@ class SurrogatePanel:
     ``on_change(change)``; so does every other control change larger than float noise.
     ``mode_param`` declares the spike modes offered; the max_spikes slider exists only with "max".
 
+    Every control (the framework panel's too) is :func:`guard`-ed: an update from a page
+    outside a control's range is not applied and ``on_refused(message)`` is called
+    (default: :meth:`show_message`); explorers pass their own, which keeps ``message``.
+
     Reset (:meth:`reset_values`) restores the values the panel was built with: the threshold,
     the mode, max_spikes, each control added with :meth:`add_observed` (its ``default``) and,
     while the surrogate the panel was built with is chosen, that surrogate's parameters as
@@ -124,7 +229,8 @@ class SurrogatePanel:
 
     def __init__(self, surrogate: Union[str, Surrogate], spike_threshold: float, mode: str,
                  max_spikes: Optional[int], params: Dict[str, float],
-                 on_change: Callable[[Optional[Dict[str, Any]]], None], mode_param: Param = MODE):
+                 on_change: Callable[[Optional[Dict[str, Any]]], None], mode_param: Param = MODE,
+                 on_refused: Optional[Callable[[str], None]] = None):
         initial = _initial_surrogate(surrogate, params)
         # a number here, not a tensor: it sets a slider
         spike_threshold = validate_value("", "spike_threshold", SPIKE_THRESHOLD, spike_threshold)
@@ -136,6 +242,7 @@ class SurrogatePanel:
             raise ValueError(f"max_spikes is only used with mode='max'; got max_spikes={shown(max_spikes)} "
                              f"with mode={mode!r}")
         self._on_change = on_change
+        self._on_refused = on_refused if on_refused is not None else self.show_message
         self._initial_class = type(initial)
         self._classes: Dict[str, Type[Surrogate]] = self._known_classes()
         self.controls: Dict[str, W.Widget] = {}
@@ -158,6 +265,10 @@ class SurrogatePanel:
         self.message_box = W.HTML()
         # "copy as code" and "start from my framework" (sgexplore.interop)
         self.frameworks = FrameworkPanel(on_pick=self.load, threshold=lambda: self.spike_settings()[0])
+        for name, control in self.controls.items():
+            guard(control, name, self._refused)
+        guard(self.frameworks.framework, "copy as code", self._refused)
+        guard(self.frameworks.start, "start from", self._refused)
         self._param_box = W.VBox()
         self._current_params: List[str] = []
         self._holding = False
@@ -288,10 +399,13 @@ class SurrogatePanel:
         finally:
             self._holding = False
 
-    def add_observed(self, name: str, control: W.Widget, default: Any) -> None:
+    def add_observed(self, name: str, control: W.Widget, default: Any,
+                     check: Optional[Callable[[Any], None]] = None) -> None:
         """Register another control: its changes call ``on_change``; reset sets ``default``
-        (an explorer passes the value it was built with)."""
-        self.controls[name] = control
+        (an explorer passes the value it was built with). It is :func:`guard`-ed, with
+        ``check`` (raises ValueError for a value that the control's range lets through but
+        the declaration refuses)."""
+        self.controls[name] = guard(control, name, self._refused, check)
         self._defaults[name] = default
         control.observe(self._control_changed, names="value")
 
@@ -300,7 +414,7 @@ class SurrogatePanel:
             self.controls.pop(name).unobserve(self._control_changed, names="value")
         sliders = []
         for name, declaration in cls.params().items():
-            slider = declared_control(name, declaration, values.get(name))
+            slider = guard(declared_control(name, declaration, values.get(name)), name, self._refused)
             slider.observe(self._control_changed, names="value")
             self.controls[name] = slider
             sliders.append(slider)
@@ -318,6 +432,9 @@ class SurrogatePanel:
             self.controls["max_spikes"].disabled = change["new"] != "max"
         if is_real_change(change):
             self._notify(change)
+
+    def _refused(self, message: str) -> None:
+        self._on_refused(message)
 
     def _notify(self, change: Dict[str, Any]) -> None:
         if not self._holding:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 import warnings
-from typing import Callable, Iterator, List
+from typing import Callable, Iterator, List, Optional, TypeVar
 
 import ipywidgets as W
 import plotly.graph_objects as go
@@ -21,6 +21,8 @@ from .figures import refresh_snapshot
 from .static import static_bundle
 
 __all__ = ["Explorer", "visitor_message", "MESSAGE_LENGTH"]
+
+T = TypeVar("T")
 
 #: Longest message shown for an error or a warning (the rest is cut, with "…").
 MESSAGE_LENGTH = 300
@@ -98,6 +100,14 @@ class Explorer:
         self.message = text
         self.panel.show_message(text)
 
+    def _or_message(self, build: Callable[[], T]) -> Optional[T]:
+        """``build()``, or None once its ValueError (a bad setting) is shown as the message."""
+        try:
+            return build()
+        except ValueError as error:
+            self._show_message(str(error))
+            return None
+
     @contextlib.contextmanager
     def _warnings_as_messages(self) -> Iterator[None]:
         """Warnings raised inside the block become the explorer's message (text only, paths
@@ -111,10 +121,14 @@ class Explorer:
             self._show_message(" ".join(part for part in (self.message, shown) if part))
 
     def _layout(self, controls: List[W.Widget]) -> W.HBox:
-        """Controls in a column on the left, the figure on the right."""
-        return _ExplorerBox([W.VBox(controls, layout={"width": CONTROLS_WIDTH}), self.figure],
-                            figure=self.figure, name=type(self).__name__,
-                            before_display=self.panel.refresh_choices)
+        """Controls in a column on the left, the figure on the right; where the page is too
+        narrow for both, the figure wraps under the controls instead of squeezing them."""
+        # flex "0 0 auto": the column keeps its width (a squeezed column hides slider
+        # readouts and buttons, docs/front-end-pitfalls.md#narrow-pages)
+        column = W.VBox(controls, layout={"width": CONTROLS_WIDTH, "flex": "0 0 auto"})
+        return _ExplorerBox([column, self.figure], figure=self.figure, name=type(self).__name__,
+                            before_display=self.panel.refresh_choices,
+                            layout={"flex_flow": "row wrap", "align_items": "flex-start", "width": "100%"})
 
     # -- display -------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs):

@@ -6,8 +6,10 @@ plotly objects. Each figure has one implementation here or in its explorer's mod
 
 from __future__ import annotations
 
+import asyncio
 import copy
-from typing import Any, Iterable, Optional, Tuple
+import time
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 import numpy as np
 import plotly.graph_objects as go
@@ -16,7 +18,7 @@ from plotly.subplots import make_subplots
 from ..params import format_number
 from ..views import SWEEP_METRICS, heatmap_cells, heatmap_limits
 
-__all__ = ["refresh_snapshot", "threshold_lines", "heatmap_trace", "sweep_heatmaps", "sweep_figure"]
+__all__ = ["refresh_snapshot", "UpdatePacer", "ACK_TIMEOUT_S", "threshold_lines", "heatmap_trace", "sweep_heatmaps", "sweep_figure"]
 
 _SCALE_AXIS = "surrogate peak (scale)"
 
@@ -32,6 +34,96 @@ def refresh_snapshot(figure: go.FigureWidget) -> None:
     """
     figure._widget_data = copy.deepcopy(figure._data)
     figure._widget_layout = copy.deepcopy(figure._layout_obj._props)
+
+
+#: An update the front end has not acknowledged after this long counts as lost (its view
+#: was closed, or the kernel is busy in a cell and cannot read the acknowledgement).
+ACK_TIMEOUT_S = 1.0
+
+
+class UpdatePacer:
+    """At most one update in flight per ``FigureWidget``: the next waits for the browser.
+
+    After applying a trace update (``Plotly.update``/``restyle``, adding or deleting
+    traces), every view of a plotly ``FigureWidget`` sends ``_js2py_traceDeltas`` back
+    with the ``trace_edit_id`` of that update; the kernel numbers its updates in
+    ``_last_trace_edit_id`` (plotly 7.1, ``basewidget.py`` and ``widgetbundle.js``).
+    :meth:`ready` is True when the browser has acknowledged the last update sent, when
+    no view has ever answered (no front end: plain Python, nbval, tests), or when the
+    acknowledgement is more than ``timeout_s`` late. :meth:`draw` runs an update now
+    when ready, else keeps it (the newest of each kind) and runs it when the
+    acknowledgement arrives (or the timeout passes, when an event loop runs), so a slow
+    browser gets fewer, newer updates instead of a backlog
+    (docs/front-end-pitfalls.md#figure-update-backlog).
+    """
+
+    def __init__(self, figure: go.FigureWidget, timeout_s: float = ACK_TIMEOUT_S):
+        self.figure = figure
+        self.timeout_s = timeout_s
+        self.acknowledged: Optional[int] = None  # trace edit id a view last reported drawn
+        self._sent_at = -float("inf")
+        self._waiting: Dict[str, Callable[[], Any]] = {}
+        self._timer: Optional[asyncio.TimerHandle] = None
+        figure.observe(self._on_ack, names="_js2py_traceDeltas")
+        figure.observe(self._on_send, names="_last_trace_edit_id")  # any update, paced or not
+
+    def ready(self) -> bool:
+        """No update is in flight: the last one sent was acknowledged, or is overdue, or no
+        view has ever answered."""
+        if self.acknowledged is None or self.acknowledged >= self.figure._last_trace_edit_id:
+            return True
+        return time.perf_counter() - self._sent_at >= self.timeout_s
+
+    @property
+    def waiting(self) -> Tuple[str, ...]:
+        """The kinds of update kept until the one in flight is acknowledged."""
+        return tuple(self._waiting)
+
+    def draw(self, update: Callable[[], Any], kind: str) -> None:
+        """Run ``update`` (a function that changes the figure) now if no update is in
+        flight, else once the one in flight is acknowledged. A newer update of the same
+        ``kind`` replaces the one kept."""
+        self._waiting.pop(kind, None)
+        if self.ready():
+            self.send(update)
+            return
+        self._waiting[kind] = update
+        self._arm_timer()
+
+    def send(self, update: Callable[[], Any]) -> None:
+        """Run ``update`` now, whatever is in flight (its acknowledgement is awaited like any)."""
+        update()
+
+    def _on_send(self, _change) -> None:
+        self._sent_at = time.perf_counter()
+
+    def _on_ack(self, change) -> None:
+        data = change["new"]
+        if not data or "trace_edit_id" not in data:
+            return  # plotly resets the trait to None once it has read a message
+        self.acknowledged = max(self.acknowledged or 0, int(data["trace_edit_id"]))
+        self._flush()
+
+    def _flush(self) -> None:
+        self._timer = None
+        if not self._waiting:
+            return
+        if not self.ready():
+            self._arm_timer()
+            return
+        waiting, self._waiting = list(self._waiting.values()), {}
+        for update in waiting:  # one of each kind, oldest kind first
+            self.send(update)
+
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no event loop: the next draw or acknowledgement sends it
+        delay = max(0.0, self._sent_at + self.timeout_s - time.perf_counter())
+        self._timer = loop.call_later(delay, self._flush)
 
 
 def threshold_lines(spike_threshold: float, axes: Iterable[Tuple[str, str]]) -> list:

@@ -92,7 +92,7 @@ class SurrogateExplorer(Explorer):
         validate_value("SurrogateExplorer", "normalise", NORMALISE_PARAM, normalise)
         points = validate_value("SurrogateExplorer", "points", POINTS_PARAM, points)
         self.panel = SurrogatePanel(surrogate, spike_threshold, mode, max_spikes, params,
-                                    on_change=self._controls_changed)
+                                    on_change=self._controls_changed, on_refused=self._show_message)
         self.controls = self.panel.controls
         self.panel.add_observed("normalise", W.ToggleButtons(
             options=NORMALISE, value=normalise, description="normalise",
@@ -156,10 +156,8 @@ class SurrogateExplorer(Explorer):
         the message is shown, the figure keeps its previous state and False is returned.
         """
         with self._warnings_as_messages():
-            try:
-                view = self._compute()
-            except ValueError as error:
-                self._show_message(str(error))
+            view = self._or_message(self._compute)
+            if view is None:
                 return False
             self._apply(view)
         return True

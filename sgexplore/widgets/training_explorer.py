@@ -5,12 +5,20 @@ loss and accuracy into the figure while it trains. Finished runs stay as faded g
 
 How runs are scheduled:
 
-* A change sent by the browser (a dragged slider) starts the run as an asyncio task on
-  the kernel's event loop, which yields after every training step, so the kernel keeps
-  handling messages. A newer change supersedes the run in flight: the old task stops at
-  its next step, so a fast drag never queues a backlog. The task first waits
-  ``debounce_s`` (30 ms), so a burst of changes costs one cheap message handler each
-  and trains only for the last one.
+* A change sent by the browser (a dragged slider) stops the run in flight at its next
+  step and redraws the surrogate curve at once. Training waits until the value has
+  settled: no newer change for ``debounce_s`` (120 ms; the kernel never learns of a
+  mouse-up). A drag therefore trains only the value it rests on, and the values it passes
+  through never train to the end, so they never become ghosts. The run is an asyncio task
+  on the kernel's event loop that yields after every training step, so the kernel keeps
+  handling messages.
+* Figure updates go at the browser's pace: at most one is in flight per figure
+  (:class:`~sgexplore.widgets.figures.UpdatePacer`, which waits for the front end's
+  acknowledgement). A live run draws its newest records whenever the previous update has
+  been drawn and ``redraw_interval_s`` has passed, and its last draw waits for the one in
+  flight; a slow browser gets fewer, fuller updates instead of a backlog that delays every
+  mouse move (docs/front-end-pitfalls.md#figure-update-backlog). Only a run's start (the
+  old run's ghost and the cleared curves) goes out at once, so training need not wait.
 * A change made by code (``explorer.controls["lr"].value = 0.1`` in a cell or a test),
   any change while ``live`` is False, and any change where no event loop runs, trains
   synchronously: the figure is complete when the assignment returns.
@@ -33,13 +41,17 @@ from plotly.subplots import make_subplots
 from .. import lens
 from ..params import Param, ParamTypeError, format_number, params_of, shown, validate_value
 from ..surrogates import Surrogate, describe
+from ..seed_band import SEEDS, train_seeds
 from ..train import HIDDEN_SIZE, TRAIN_MODE, Run, StepRecord, TrainConfig
+from .. import views
 from ..views import membrane_grid, surrogate_curve
+from .classroom import (CLASSROOM_LIMITS, check_classroom, check_classroom_hidden, check_classroom_seeds,
+                        hidden_range_text)
 from .controls import SurrogatePanel, came_from_browser, declared_control
 from .explorer import Explorer, visitor_message
-from .figures import refresh_snapshot, threshold_lines
+from .figures import UpdatePacer, refresh_snapshot, threshold_lines
 
-__all__ = ["TrainingExplorer", "TRAINING_FIELDS", "parse_hidden", "MAX_GHOSTS_PARAM", "LIVE",
+__all__ = ["TrainingExplorer", "TRAINING_FIELDS", "parse_hidden", "MAX_GHOSTS_PARAM", "LIVE", "CLASSROOM",
            "RETRAIN_ON_CHANGE", "BROWSER"]
 
 #: TrainConfig fields that get a control; the others stay as given (``config=`` or keywords).
@@ -51,10 +63,12 @@ MAX_GHOSTS_PARAM = Param(MAX_GHOSTS, low=0, high=20, integer=True, slider=(0, 20
 LIVE = Param(True, doc="train browser changes in the background (False: every change trains at once)")
 RETRAIN_ON_CHANGE = Param(True, doc="a changed surrogate retrains from scratch (for controlled comparisons); "
                                     "off: the run goes on from its current weights with the new surrogate")
+CLASSROOM = Param(False, doc="bound every run for a room of visitors: the training controls and every "
+                              "config stay inside the caps of sgexplore.widgets.classroom")
 BROWSER = Param(False, doc="the call comes from a button click in a browser (True: a live run may go on "
                             "in the background)")
 REDRAW_INTERVAL_S = 0.05             # stream at most ~20 redraws a second (and always the first point)
-DEBOUNCE_S = 0.03                    # a live run starts after this long without a newer change
+DEBOUNCE_S = 0.12                    # a live run starts after this long without a newer change
 #: The lens's histograms are recorded every this many steps (and at the last) unless the
 #: config sets its own ``record_every``.
 LENS_EVERY = 5
@@ -62,7 +76,16 @@ _LAYER_COLOURS = ("#17becf", "#bcbd22", "#e377c2", "#8c564b")  # one per hidden 
 # loss, accuracy, test accuracy, surrogate, grad norms, test loss, one membrane histogram per layer
 _LOSS, _ACCURACY, _TEST_ACCURACY, _SURROGATE, _GRAD_NORMS, _TEST_LOSS = range(6)
 _MEMBRANE = 6
-_BASE_TRACES = _MEMBRANE + len(_LAYER_COLOURS)
+# activity: the data (one sample per class), hidden layer 1's spikes and rates on the probe sample
+_DATA_RASTER = _MEMBRANE + len(_LAYER_COLOURS)
+_HIDDEN_RASTER, _RATES = _DATA_RASTER + 1, _DATA_RASTER + 2
+# the seed band: the lowest to the highest of the seeds' loss and accuracy (seeds > 1)
+_LOSS_BAND, _ACCURACY_BAND = _RATES + 1, _RATES + 2
+_SMOOTH_LOSS = _ACCURACY_BAND + 1  # the train loss's trailing mean (views.smoothed)
+_BASE_TRACES = _SMOOTH_LOSS + 1
+#: The test sample whose hidden activity is drawn (fixed, so the picture changes only with training).
+PROBE_SAMPLE = 0
+_RASTER_GAP = 8  # time steps between two classes' samples in the data raster
 
 
 _HIDDEN_TEXT = re.compile(r"[0-9, ]*")
@@ -101,27 +124,30 @@ def _hidden_text(hidden: Tuple[int, ...]) -> str:
     return ", ".join(str(n) for n in hidden)
 
 
-def _training_control(name: str, value: Any) -> W.Widget:
-    declared = params_of(TrainConfig)
+def _training_control(name: str, value: Any, classroom: bool) -> W.Widget:
+    declared = {**params_of(TrainConfig), **(CLASSROOM_LIMITS if classroom else {})}
     if name in declared:
         return declared_control(name, declared[name], value)
     if name == "hidden":
-        doc = TrainConfig.__dataclass_fields__["hidden"].metadata["doc"]
+        doc = (f"hidden layer widths, {hidden_range_text()} (classroom)" if classroom
+               else TrainConfig.__dataclass_fields__["hidden"].metadata["doc"])
         return W.Text(value=_hidden_text(value), description="hidden", style={"description_width": "110px"},
                       continuous_update=False, tooltip=f"hidden: {doc}")
     raise ValueError(f"{name} is not a declared TrainConfig field")
 
 
 def _new_figure() -> go.FigureWidget:
-    layout = make_subplots(rows=3, cols=2, vertical_spacing=0.1, horizontal_spacing=0.12,
-                           specs=[[{}, {}], [{}, {}], [{}, None]],
+    layout = make_subplots(rows=4, cols=2, vertical_spacing=0.08, horizontal_spacing=0.12,
                            subplot_titles=("loss", "accuracy", "surrogate dS/dv",
                                            "gradient norm per layer (last step)",
-                                           "where the membrane potentials are (last recorded step)"))
+                                           "where the membrane potentials are (last recorded step)",
+                                           f"hidden 1 firing rates (test sample {PROBE_SAMPLE})",
+                                           "the data: one training sample per class",
+                                           f"hidden 1 spikes (test sample {PROBE_SAMPLE})"))
     figure = go.FigureWidget(layout)
     empty = np.zeros(0)
-    figure.add_scatter(x=empty, y=empty, name="train loss (batch)", line=dict(color="#1f77b4", width=2.5),
-                       row=1, col=1)
+    figure.add_scatter(x=empty, y=empty, name="train loss (batch)", line=dict(color="#1f77b4", width=1),
+                       opacity=0.6, row=1, col=1)
     figure.add_scatter(x=empty, y=empty, name="train accuracy (batch)",
                        line=dict(color="#2ca02c", width=2), row=1, col=2)
     figure.add_scatter(x=empty, y=empty, name="test accuracy", mode="markers+lines",
@@ -135,7 +161,20 @@ def _new_figure() -> go.FigureWidget:
     for index, colour in enumerate(_LAYER_COLOURS):  # the lens: v histograms under the surrogate
         figure.add_scatter(x=empty, y=empty, name=f"v of hidden {index + 1}", line_shape="hvh",
                            line=dict(color=colour, width=1.5), row=3, col=1)
-    figure.update_layout(height=820, width=760, template="plotly_white",
+    dots = dict(size=3, color="#333")
+    figure.add_scatter(x=empty, y=empty, name="input spikes", mode="markers", marker=dots, showlegend=False,
+                       row=4, col=1)
+    figure.add_scatter(x=empty, y=empty, name="hidden 1 spikes", mode="markers", marker=dots, showlegend=False,
+                       row=4, col=2)
+    figure.add_histogram(x=empty, name="neurons", marker_color=_LAYER_COLOURS[0], showlegend=False,
+                         xbins=dict(start=0.0, end=1.0, size=0.05), row=3, col=2)
+    for row_col, colour in (((1, 1), "rgba(31,119,180,0.2)"), ((1, 2), "rgba(44,160,44,0.2)")):
+        figure.add_scatter(x=empty, y=empty, name="seed band (lowest to highest)", fill="toself",
+                           fillcolor=colour, line=dict(width=0), hoverinfo="skip", showlegend=False,
+                           row=row_col[0], col=row_col[1])
+    figure.add_scatter(x=empty, y=empty, name=f"train loss (mean of last {views.SMOOTHING})",
+                       line=dict(color="#08306b", width=2.5), row=1, col=1)
+    figure.update_layout(height=1080, width=760, template="plotly_white",
                          margin=dict(l=50, r=20, t=70, b=40), title=dict(font=dict(size=13)),
                          legend=dict(orientation="h", y=-0.1))
     figure.update_xaxes(title_text="step", row=1, col=1)
@@ -146,6 +185,12 @@ def _new_figure() -> go.FigureWidget:
     figure.update_yaxes(type="log", row=1, col=1)
     figure.update_yaxes(range=[0, 1.05], row=1, col=2)
     figure.update_yaxes(type="log", row=2, col=2)
+    figure.update_xaxes(title_text="spikes per time step", range=[0, 1], row=3, col=2)
+    figure.update_yaxes(title_text="neurons", row=3, col=2)
+    figure.update_xaxes(title_text="class (time within each sample)", row=4, col=1)
+    figure.update_yaxes(title_text="input unit", row=4, col=1)
+    figure.update_xaxes(title_text="time step", row=4, col=2)
+    figure.update_yaxes(title_text="neuron", row=4, col=2)
     return figure
 
 
@@ -164,6 +209,12 @@ class TrainingExplorer(Explorer):
     Every argument is checked here: ValueError naming it and its valid values
     (ParamTypeError, a TypeError, for a wrong type).
 
+    ``classroom=True`` (the Voila app's setting) bounds every run: the training controls'
+    ranges and every config trained come from the caps of :mod:`sgexplore.widgets.classroom`
+    (steps, batch size, hidden layers, task size, threads). A config beyond them raises
+    ValueError in the constructor and is refused with a message naming the field and its
+    classroom range afterwards; the run in flight goes on.
+
     An error inside a run (out of memory, say) stops that run and leaves the figure as it
     was last drawn: the previous run's curves if the new one had drawn nothing yet, else the
     steps done. ``message`` and the status line name the error, never a file path or a
@@ -172,12 +223,15 @@ class TrainingExplorer(Explorer):
 
     def __init__(self, surrogate: Union[str, Surrogate] = "FastSigmoid",
                  config: Optional[TrainConfig] = None, live: bool = True,
-                 max_ghosts: int = MAX_GHOSTS, **values: Any):
+                 max_ghosts: int = MAX_GHOSTS, classroom: bool = False, seeds: int = SEEDS.default,
+                 **values: Any):
         base = config if config is not None else TrainConfig()
         if not isinstance(base, TrainConfig):
             raise ParamTypeError(f"config must be a TrainConfig; got {type(base).__name__}")
         live = validate_value("TrainingExplorer", "live", LIVE, live)
         max_ghosts = validate_value("TrainingExplorer", "max_ghosts", MAX_GHOSTS_PARAM, max_ghosts)
+        self.classroom = validate_value("TrainingExplorer", "classroom", CLASSROOM, classroom)
+        seeds = validate_value("TrainingExplorer", "seeds", SEEDS, seeds)
         config_names = {f.name for f in dataclasses.fields(TrainConfig)} - {"surrogate"}
         surrogate_params = {k: v for k, v in values.items() if k not in config_names}
         base = dataclasses.replace(base, **{k: v for k, v in values.items() if k in config_names})
@@ -185,11 +239,15 @@ class TrainingExplorer(Explorer):
             base = dataclasses.replace(base, record_every=LENS_EVERY)
         self.panel = SurrogatePanel(surrogate, base.spike_threshold, base.mode, None,
                                     surrogate_params, on_change=self._controls_changed,
-                                    mode_param=TRAIN_MODE)
+                                    mode_param=TRAIN_MODE, on_refused=self._show_message)
         self.controls = self.panel.controls
         for name in TRAINING_FIELDS:  # reset restores the values the explorer was built with
             value = _control_value(name, getattr(base, name))
-            self.panel.add_observed(name, _training_control(name, getattr(base, name)), default=value)
+            self.panel.add_observed(name, _training_control(name, getattr(base, name), self.classroom),
+                                    default=value, check=self._check_hidden if name == "hidden" else None)
+        self.panel.add_observed("seeds", declared_control("seeds", SEEDS, seeds), default=seeds,
+                                check=check_classroom_seeds if self.classroom else None)
+        self.controls["seeds"].disabled = self.classroom  # one seed per run in the classroom
         self._base = base
         self.live = live
         self.max_ghosts = max_ghosts
@@ -201,6 +259,10 @@ class TrainingExplorer(Explorer):
         self.config = self._config_from_controls()  # bad constructor input raises here
         self.base_traces = _BASE_TRACES
         self.figure = _new_figure()
+        self._pacer = UpdatePacer(self.figure)
+        self._streaming = False  # a live task drives the session now (its last draw may wait)
+        self._drawn: dict = {}
+        self._bands: List[dict] = []  # with seeds > 1: each step's (lowest, highest) per metric
         self.status = W.HTML()
         self.runs_started = 0
         self.runs_finished = 0
@@ -235,7 +297,9 @@ class TrainingExplorer(Explorer):
         run_button.on_click(lambda _button: self._retrain(browser=True))
         clear_button.on_click(lambda _button: self.clear())
         self.panel.reset_button.on_click(lambda _button: self._reset(browser=True))
-        training = W.VBox([self.controls[name] for name in TRAINING_FIELDS])
+        training = [self.controls[name] for name in TRAINING_FIELDS]
+        training.insert(TRAINING_FIELDS.index("seed") + 1, self.controls["seeds"])
+        training = W.VBox(training)
         self.widget = self._layout([self.panel.widget, W.HTML("<b>training</b>"), training,
                                     W.HBox(drive), W.HBox([run_button, clear_button, fit_button]), self.status,
                                     self.lens_readout])
@@ -253,10 +317,8 @@ class TrainingExplorer(Explorer):
         """Train with the current controls until the run ends; return its records.
 
         An error inside the run is shown as the message and raised again here."""
-        try:
-            config = self._config_from_controls()
-        except ValueError as error:
-            self._show_message(str(error))
+        config = self._or_message(self._config_from_controls)
+        if config is None:
             return []
         self._request(config, browser=False)
         return self.records
@@ -331,10 +393,8 @@ class TrainingExplorer(Explorer):
         validate_value("TrainingExplorer.step", "browser", BROWSER, browser)
         self.pause()
         if self._pending is None:
-            try:
-                config = self._config_from_controls()
-            except ValueError as error:
-                self._show_message(str(error))
+            config = self._or_message(self._config_from_controls)
+            if config is None:
                 return None
             self._draw_surrogate(config)
             self._pending = self._session(config, self._supersede())
@@ -403,10 +463,8 @@ class TrainingExplorer(Explorer):
     def _continue_with_new_surrogate(self, browser: bool) -> bool:
         """With retrain-on-change off: when only the surrogate changed and a run is in progress,
         hand it the new surrogate and let it go on from its weights. False when it cannot."""
-        try:
-            config = self._config_from_controls()
-        except ValueError as error:
-            self._show_message(str(error))
+        config = self._or_message(self._config_from_controls)
+        if config is None:
             return True
         run = self._run
         if run is None or run.done or self._pending is None:
@@ -415,7 +473,7 @@ class TrainingExplorer(Explorer):
             return False  # something besides the surrogate changed: retrain
         run.set_surrogate(config.surrogate)
         self.config = run.config
-        self._draw_surrogate(config)
+        self._show_surrogate(config, browser)
         if not self.paused and not self.running:
             self.play(browser)
         return True
@@ -427,10 +485,8 @@ class TrainingExplorer(Explorer):
     def _retrain(self, browser: bool) -> None:
         # Called from observers, which must never raise: bad settings become a message, and
         # an error inside the run has been shown by the session already.
-        try:
-            config = self._config_from_controls()
-        except ValueError as error:
-            self._show_message(str(error))
+        config = self._or_message(self._config_from_controls)
+        if config is None:
             return
         try:
             self._request(config, browser)
@@ -442,7 +498,9 @@ class TrainingExplorer(Explorer):
         loop = _running_loop()
         self.paused = False
         if self.live and browser and loop is not None:
-            self._task = loop.create_task(self._drive(config, self._supersede()))
+            generation = self._supersede()
+            self._show_surrogate(config, browser)  # the curve follows the slider at once
+            self._task = loop.create_task(self._drive(config, generation))
         else:
             self._draw_surrogate(config)
             self._pending = self.session(config)
@@ -470,21 +528,25 @@ class TrainingExplorer(Explorer):
         session = self._session(config, generation)
         self._pending = session
         try:
-            await asyncio.sleep(self.debounce_s)  # a newer change in the meantime cancels us here
+            # a newer change in the meantime cancels us here; the run then starts at once,
+            # without waiting for the curve's redraw to be acknowledged (its first point waits)
+            await asyncio.sleep(self.debounce_s)
         except asyncio.CancelledError:
             session.close()
             raise
-        self._draw_surrogate(config)
         await self._consume(session, generation)
 
     async def _consume(self, session: Iterator[StepRecord], generation: int) -> None:
         """Drive ``session`` step by step, yielding to the kernel between steps; a pause keeps
         the session (for play or step), anything else closes it at the end."""
         try:
+            self._streaming = True  # the session's code runs inside next(): it is live
             for _record in session:
+                self._streaming = False
                 await asyncio.sleep(0)  # let the kernel handle messages between steps
                 if generation != self._generation or self.paused:
                     return
+                self._streaming = True
         except asyncio.CancelledError:
             if not self.paused:
                 raise
@@ -492,6 +554,7 @@ class TrainingExplorer(Explorer):
             if self.error is not error:  # the session shows its own errors
                 self._show_failure(error, None)
         finally:
+            self._streaming = False
             if not self.paused or generation != self._generation:
                 session.close()
                 if self._pending is session:
@@ -519,7 +582,11 @@ class TrainingExplorer(Explorer):
                         if record.status != "ok":
                             self._show_message(_divergence_text(record))
                         now = time.perf_counter()
-                        if len(self.records) == 1 or now - last_draw >= self.redraw_interval_s:
+                        first = len(self.records) == 1
+                        # the first point of a run in code shows at once; any other waits for
+                        # the browser to have drawn the previous update
+                        if ((first and not self._streaming) or (
+                                (first or now - last_draw >= self.redraw_interval_s) and self._pacer.ready())):
                             self._draw_records()
                             last_draw = now
             except Exception as error:  # noqa: BLE001 - shown, then raised to a caller in code
@@ -530,14 +597,31 @@ class TrainingExplorer(Explorer):
                 break  # finished, or superseded: a newer run owns the figure now
             yield record
         if generation == self._generation:
-            self._draw_records(final=True)
+            self._finished = True  # even before its last draw reaches the browser
             self.runs_finished += 1
+            if self._streaming:  # live: after the update in flight; code: complete on return
+                self._pacer.draw(lambda: generation == self._generation and self._draw_records(final=True),
+                                 kind="records")
+            else:
+                self._draw_records(final=True)
+
+    @property
+    def seeds(self) -> int:
+        """How many seeds a run trains together (the ``seeds`` control)."""
+        return self.controls["seeds"].value
 
     def _records(self, config: TrainConfig) -> Iterator[StepRecord]:
         """The run's records; the Run (data, network) is built at the first step, inside the
-        session's error handling."""
-        self._run = Run(config)
-        yield from self._run
+        session's error handling. With seeds > 1, the mean record of the seeds at each step."""
+        self._bands = []
+        if self.seeds == 1:
+            self._run = Run(config)
+            yield from self._run
+            return
+        self._run, self._band_seeds = None, self.seeds
+        for step in train_seeds(config, self._band_seeds):
+            self._bands.append(step.band)
+            yield step.mean
 
     def _show_failure(self, error: BaseException, started: Optional[bool]) -> None:
         """Stop showing "training…": the figure keeps what was drawn last (every step done,
@@ -560,12 +644,15 @@ class TrainingExplorer(Explorer):
         self.config = config
         self.records = []
         self._finished = False
+        self._drawn = {}  # the parts _draw_records has drawn for this run (all cleared below)
         empty = np.zeros(0)
         with self.figure.batch_update():
             for index in (_LOSS, _ACCURACY, _TEST_ACCURACY, _TEST_LOSS,
                           *range(_MEMBRANE, _BASE_TRACES)):
-                self.figure.data[index].x = empty
-                self.figure.data[index].y = empty
+                trace = self.figure.data[index]
+                trace.x = empty
+                if trace.type != "histogram":  # a y would make plotly.js weigh the histogram's x by it
+                    trace.y = empty
             self.figure.layout.title.text = f"training… {_describe(config)}"
         self.status.value = "training…"
 
@@ -575,17 +662,30 @@ class TrainingExplorer(Explorer):
         tested = [r for r in records if r.test_accuracy is not None]
         last = records[-1]
         layers = _layer_names(last)
+        # what changes less often than every step is set only when it changed (each set costs
+        # plotly's validation here and a redraw in the browser)
+        histograms = self.membrane
+        drawn = {"tested": len(tested), "membrane": (id(histograms), self.config.surrogate,
+                                                     self.config.spike_threshold)}
         with self.figure.batch_update():
+            losses = np.array([r.loss for r in records])
             self.figure.data[_LOSS].x = steps
-            self.figure.data[_LOSS].y = np.array([r.loss for r in records])
+            self.figure.data[_LOSS].y = losses
+            self.figure.data[_SMOOTH_LOSS].x = steps
+            self.figure.data[_SMOOTH_LOSS].y = views.smoothed(losses)
             self.figure.data[_ACCURACY].x = steps
             self.figure.data[_ACCURACY].y = np.array([r.accuracy for r in records])
-            tested_steps = np.array([r.step for r in tested], dtype=np.int32)
-            self.figure.data[_TEST_ACCURACY].x = tested_steps
-            self.figure.data[_TEST_ACCURACY].y = np.array([r.test_accuracy for r in tested])
-            self.figure.data[_TEST_LOSS].x = tested_steps
-            self.figure.data[_TEST_LOSS].y = np.array([r.test_loss for r in tested])
-            self._draw_membrane()
+            if self._bands:
+                self._draw_bands(steps)
+            if drawn["tested"] != self._drawn.get("tested"):
+                tested_steps = np.array([r.step for r in tested], dtype=np.int32)
+                self.figure.data[_TEST_ACCURACY].x = tested_steps
+                self.figure.data[_TEST_ACCURACY].y = np.array([r.test_accuracy for r in tested])
+                self.figure.data[_TEST_LOSS].x = tested_steps
+                self.figure.data[_TEST_LOSS].y = np.array([r.test_loss for r in tested])
+            if drawn["membrane"] != self._drawn.get("membrane"):
+                self._draw_membrane()
+            self._drawn.update(drawn)
             self.figure.data[_GRAD_NORMS].x = layers
             self.figure.data[_GRAD_NORMS].y = np.array(last.grad_norms)
             self.figure.layout.xaxis.range = [0, self.config.steps]
@@ -594,13 +694,26 @@ class TrainingExplorer(Explorer):
         if final:
             self._finished = True
             refresh_snapshot(self.figure)
-        self.status.value = _status_text(self.config, last, final)
+        seeds = f" (mean of {self._band_seeds} seeds, band lowest to highest)" if self._bands else ""
+        self.status.value = _status_text(self.config, last, final) + seeds
+
+    def _draw_bands(self, steps: np.ndarray) -> None:
+        """The seeds' band around the mean curves: one closed outline, lowest to highest."""
+        bands = self._bands[:len(steps)]
+        around = np.concatenate([steps, steps[::-1]])
+        for index, metric in ((_LOSS_BAND, "loss"), (_ACCURACY_BAND, "accuracy")):
+            low = np.array([band[metric][0] for band in bands])
+            high = np.array([band[metric][1] for band in bands])
+            self.figure.data[index].x, self.figure.data[index].y = around, np.concatenate([high, low[::-1]])
 
     def _draw_membrane(self) -> None:
         """The lens: each hidden layer's recorded v histogram on the surrogate's v axis, and its
         coverage and mean gain under the current surrogate (inside the caller's batch update)."""
         histograms = self.membrane
         if histograms is None:
+            if self.seeds > 1 and self.records:
+                self.lens_readout.value = ("<b>membrane lens</b> and activity: with seeds = 1 only "
+                                           "(seeds trained together record no histograms)")
             return
         thr, surrogate = self.config.spike_threshold, self.config.surrogate
         rows = []
@@ -616,6 +729,33 @@ class TrainingExplorer(Explorer):
                 trace.x, trace.y = np.zeros(0), np.zeros(0)
         self.lens_readout.value = ("<b>membrane lens</b> (surrogate ≥ 1% of its peak)<br>"
                                    + "<br>".join(html.escape(row) for row in rows))
+        self._draw_activity()
+
+    def _draw_activity(self) -> None:
+        """The data (once per run) and hidden layer 1 on the probe sample, with the current
+        weights (inside the caller's batch update; on the lens's steps, so a run pays one
+        one-sample forward pass per recorded step)."""
+        run = self._run
+        if run is None or not run.records:
+            return
+        if self._drawn.get("data") is not run:
+            x, y = run.data
+            times, units, ticks, labels = [], [], [], []
+            for k, (label, example) in enumerate(views.class_examples(x, y)):
+                t, n = views.raster(example)
+                offset = k * (example.shape[0] + _RASTER_GAP)
+                times.append(t + offset)
+                units.append(n)
+                ticks.append(offset + example.shape[0] / 2)
+                labels.append(str(label))
+            trace = self.figure.data[_DATA_RASTER]
+            trace.x, trace.y = np.concatenate(times), np.concatenate(units)
+            self.figure.layout.xaxis7.update(tickvals=ticks, ticktext=labels)
+            self._drawn["data"] = run
+        spikes = run.activity(PROBE_SAMPLE)[0]
+        t, n = views.raster(spikes)
+        self.figure.data[_HIDDEN_RASTER].x, self.figure.data[_HIDDEN_RASTER].y = t, n
+        self.figure.data[_RATES].x = views.firing_rates(spikes)
 
     def _add_ghost(self) -> None:
         steps = np.array([r.step for r in self.records], dtype=np.int32)
@@ -629,6 +769,14 @@ class TrainingExplorer(Explorer):
                                 legendgroup="ghosts", showlegend=False, line=faded,
                                 hoverinfo="skip", row=1, col=2)
         self._trim_extra_pairs(self.max_ghosts)
+
+    def _show_surrogate(self, config: TrainConfig, browser: bool) -> None:
+        """Draw ``config``'s surrogate: for a browser's change at the browser's pace (the
+        newest waits for the update in flight), for code at once."""
+        if browser and self.live and _running_loop() is not None:
+            self._pacer.draw(lambda: self._draw_surrogate(config), kind="surrogate")
+        else:
+            self._draw_surrogate(config)
 
     def _draw_surrogate(self, config: TrainConfig) -> None:
         with self._warnings_as_messages():
@@ -645,8 +793,21 @@ class TrainingExplorer(Explorer):
         spike_threshold, mode, _ = self.panel.spike_settings()
         values = {name: self.controls[name].value for name in TRAINING_FIELDS}
         values["hidden"] = parse_hidden(values["hidden"])
-        return dataclasses.replace(self._base, surrogate=self.panel.build_surrogate(),
-                                   spike_threshold=spike_threshold, mode=mode, **values)
+        config = dataclasses.replace(self._base, surrogate=self.panel.build_surrogate(),
+                                     spike_threshold=spike_threshold, mode=mode, **values)
+        if self.classroom:
+            check_classroom(config)
+            check_classroom_seeds(self.controls["seeds"].value)
+        return config
+
+    def _check_hidden(self, text: str) -> None:
+        """ValueError unless a page's hidden-layer text gives valid widths (in the classroom:
+        inside its caps); the guard then refuses the text and keeps the last one."""
+        hidden = parse_hidden(text)
+        if self.classroom:
+            check_classroom_hidden(hidden)
+        else:
+            dataclasses.replace(self._base, hidden=hidden)
 
 
 def _control_value(name: str, value: Any) -> Any:

@@ -50,14 +50,8 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def chromium_path(unavailable) -> str:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        unavailable("playwright is not installed (pip install -e '.[browser]')")
-    path = harness.find_chromium()
-    if path is None:
-        unavailable("no Chromium found (apt-get install chromium, or set SGEXPLORE_CHROMIUM)")
-    return path
+    """The browser's path (:func:`harness.chromium_or_unavailable`)."""
+    return harness.chromium_or_unavailable(unavailable)
 
 
 @pytest.fixture(scope="session")
@@ -133,6 +127,19 @@ def lab(chromium_path, serve_dir, session_dir):
     workdir = session_dir / "lab"
     workdir.mkdir()
     server = harness.start_lab(serve_dir, workdir)
+    yield server
+    harness.stop_server(server)
+
+
+@pytest.fixture(scope="module")
+def voila(chromium_path, session_dir, request):
+    """``make demo``'s server for one test module: Voila serving apps/explorer.ipynb on
+    127.0.0.1 behind a random token, stopped by PID."""
+    workdir = session_dir / f"voila-{request.module.__name__}"
+    (workdir / "app").mkdir(parents=True)
+    app = harness.REPO / "apps" / "explorer.ipynb"
+    (workdir / "app" / app.name).write_bytes(app.read_bytes())
+    server = harness.start_voila(workdir / "app" / app.name, workdir)
     yield server
     harness.stop_server(server)
 

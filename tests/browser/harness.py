@@ -64,6 +64,19 @@ def find_chromium() -> Optional[str]:
     return None
 
 
+def chromium_or_unavailable(unavailable) -> str:
+    """The Chromium to drive, after checking Playwright is importable; else
+    ``unavailable(reason)`` (the conftest fixture: a skip, a failure under CI)."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        unavailable("playwright is not installed (pip install -e '.[browser]')")
+    path = find_chromium()
+    if path is None:
+        unavailable("no Chromium found (apt-get install chromium, or set SGEXPLORE_CHROMIUM)")
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

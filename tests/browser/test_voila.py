@@ -19,26 +19,12 @@ import urllib.request
 
 import pytest
 
-import harness
 from widget_page import WidgetPage, drag_slider
 
-APP = harness.REPO / "apps" / "explorer.ipynb"
 # Voila writes each output into the page as JSON before its front-end renders it.
 SERVED_OUTPUT = re.compile(r'<script type="application/vnd\.voila\.cell-output\+json">\s*(.*?)\s*</script>', re.S)
 RENDERED_PLOTS_JS = ("[...document.querySelectorAll('.js-plotly-plot')]"  # drawn by plotly.js
                      ".filter(e => e._fullLayout && e.querySelector('.main-svg')).length")
-
-
-@pytest.fixture(scope="module")
-def voila(chromium_path, session_dir):
-    """``make demo``'s server: Voila on 127.0.0.1 behind a random token, stopped by PID."""
-    workdir = session_dir / "voila"
-    (workdir / "app").mkdir(parents=True)
-    notebook = workdir / "app" / APP.name
-    notebook.write_bytes(APP.read_bytes())
-    server = harness.start_voila(notebook, workdir)
-    yield server
-    harness.stop_server(server)
 
 
 def test_app_refuses_visitors_without_the_token(voila):
@@ -95,11 +81,11 @@ def test_app_in_voila(voila, page, artifacts):
     served = [json.loads(m) for m in SERVED_OUTPUT.findall(response.text())]
     assert not [o for o in served if o.get("output_type") == "error"], "the app raised errors"
     widgets = sum("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in served)
-    assert widgets == 2, f"expected the two explorers, the app displayed {widgets} widgets"
+    assert widgets == 3, f"expected the projector toggle and the two explorers, the app displayed {widgets} widgets"
 
     # Every explorer shows a figure, and every figure in the page is drawn.
     page.wait_for_function("[...document.querySelectorAll('.jp-OutputArea-output')]"
-                           ".filter(o => o.querySelector('.jupyter-widgets'))"
+                           ".filter(o => o.querySelector('.jupyter-widgets .widget-slider'))"
                            ".every(o => [...o.querySelectorAll('.js-plotly-plot')]"
                            ".some(e => e._fullLayout && e.querySelector('.main-svg')))", timeout=120_000)
     page.wait_for_function(f"{RENDERED_PLOTS_JS} === document.querySelectorAll('.js-plotly-plot').length")
@@ -111,7 +97,8 @@ def test_app_in_voila(voila, page, artifacts):
     assert not echoes, f"widgets sent values without being touched: {echoes}"
 
     # The first slider next to a figure: the surrogate explorer's.
-    slider = page.locator(".jp-OutputArea-output").first.locator(".widget-slider").first
+    slider = page.locator(".jp-OutputArea-output", has=page.locator(".widget-slider")).first.locator(
+        ".widget-slider").first
     handle = slider.locator(".noUi-handle")
     handle.scroll_into_view_if_needed()
     start = _slider_state(page, slider)

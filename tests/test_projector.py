@@ -1,0 +1,52 @@
+"""Projector mode: large fonts and full-width figures, and back to the notebook look exactly."""
+
+import pytest
+
+from sgexplore.train import TrainConfig
+from sgexplore.widgets import SurrogateExplorer, TrainingExplorer
+from sgexplore.widgets.projector import (FONT_SIZE, HEIGHT_FACTOR, PAGE_WIDTH, STYLE, projector_toggle,
+                                         set_projector)
+
+
+def _look(explorer):
+    layout = explorer.figure.layout
+    return (layout.width, layout.height, layout.autosize, layout.font.size, layout.title.font.size,
+            tuple(a.font.size for a in layout.annotations), tuple(explorer.widget._dom_classes))
+
+
+@pytest.mark.parametrize("make", [lambda: SurrogateExplorer(surrogate="Gaussian"),
+                                  lambda: TrainingExplorer(config=TrainConfig(steps=3), live=False)])
+def test_projector_look_is_large_and_full_width_and_switches_back_exactly(make):
+    explorer = make()
+    notebook = _look(explorer)
+    set_projector(explorer, False)  # never switched: nothing changes, nothing is sent
+    assert _look(explorer) == notebook
+    set_projector(explorer, True)
+    layout = explorer.figure.layout
+    assert layout.width == PAGE_WIDTH  # as wide as a 1080p projector's page
+    assert layout.height == round(notebook[1] * HEIGHT_FACTOR)
+    assert layout.title.font.size == FONT_SIZE >= 2 * 11 and layout.font.size == FONT_SIZE - 4
+    assert all(a.font.size == FONT_SIZE - 2 for a in layout.annotations) and layout.annotations
+    assert "sgx-projector" in explorer.widget._dom_classes and explorer.projector is True
+    set_projector(explorer, True)  # twice is once
+    set_projector(explorer, False)
+    assert _look(explorer) == notebook and explorer.projector is False
+
+
+def test_the_toggle_switches_every_explorer_and_carries_the_style_rules():
+    shape, training = SurrogateExplorer(), TrainingExplorer(config=TrainConfig(steps=3), live=False)
+    box = projector_toggle(shape, training)
+    style, button = box.children
+    assert STYLE in style.value and f"{FONT_SIZE}px" in style.value
+    assert not shape.projector and not training.projector
+    button.value = True
+    assert shape.projector and training.projector and shape.figure.layout.width == PAGE_WIDTH
+    button.value = False
+    assert not shape.projector and training.figure.layout.width == 760
+
+
+def test_projector_arguments_are_checked():
+    with pytest.raises(ValueError, match="on must be True or False"):
+        set_projector(SurrogateExplorer(), "yes")
+    with pytest.raises(ValueError, match="value must be True or False"):
+        projector_toggle(value=1)
