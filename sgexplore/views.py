@@ -25,7 +25,7 @@ from typing import Any, List, Optional, Tuple
 import numpy as np
 import torch
 
-from .params import ParamTypeError, format_number, shown
+from .params import Param, ParamTypeError, format_number, shown, validate_value
 from .spike import spike, spike_forward
 from .surrogates import Surrogate, check_threshold, describe
 
@@ -37,7 +37,8 @@ POINTS = 1001
 NORMALISE = ("none", "peak", "area")
 SWEEP_METRICS = ("loss", "accuracy")
 #: Steps in the trailing mean of the smoothed train loss.
-SMOOTHING = 10
+SMOOTHING = Param(10, low=1, high=100_000, integer=True, slider=(1, 100, 1),
+                  doc="points in the trailing mean of a smoothed curve")
 
 
 def membrane_grid(spike_threshold: float, mode: str, points: int = POINTS) -> np.ndarray:
@@ -212,11 +213,10 @@ def firing_rates(spikes) -> np.ndarray:
     return _spike_array(spikes).astype(np.float64).mean(axis=0)
 
 
-def smoothed(values, window: int = SMOOTHING) -> np.ndarray:
+def smoothed(values, window: int = SMOOTHING.default) -> np.ndarray:
     """The trailing mean of ``values`` over ``window`` points (fewer at the start): point i is
     the mean of points ``max(0, i - window + 1)`` to ``i``, so the curve never looks ahead."""
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValueError(f"window must be an integer >= 1; got {shown(window)}")
+    window = validate_value("smoothed", "window", SMOOTHING, window)
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 1:
         raise ValueError(f"values must be one-dimensional; got shape {array.shape}")

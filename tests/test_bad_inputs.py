@@ -53,7 +53,10 @@ from sgexplore.widgets import SurrogateExplorer, TrainingExplorer
 from sgexplore.widgets.export import CURVE_POINTS, MAX_STEPS
 from sgexplore.widgets.surrogate_explorer import NORMALISE_PARAM, POINTS_PARAM
 from sgexplore.widgets.controls import LOAD_NOTIFY, SurrogatePanel
-from sgexplore.widgets.training_explorer import BROWSER, LIVE, MAX_GHOSTS_PARAM, parse_hidden
+from sgexplore.widgets.training_explorer import BROWSER, CLASSROOM, LIVE, MAX_GHOSTS_PARAM, parse_hidden
+from sgexplore.widgets.projector import PROJECTOR, projector_toggle, set_projector
+from sgexplore.seed_band import SEEDS, seed_configs
+from sgexplore.views import SMOOTHING, smoothed
 
 PACKAGE = str(Path(sgexplore.__file__).resolve().parent)
 THIS_FILE = str(Path(__file__).resolve())
@@ -415,6 +418,13 @@ def explorer_cases(tmp_path: Path) -> List[Case]:
     cases += declared_cases("TrainingExplorer(**fields)", params_of(TrainConfig), lambda n, x: te(**{n: x}),
                             label=lambda n: f"TrainConfig.{n}")
     cases += declared_cases("TrainingExplorer(**params)", sg.FastSigmoid.params(), lambda n, x: te(**{n: x}))
+    cases += declared_cases("TrainingExplorer(classroom)", {"classroom": CLASSROOM}, lambda n, x: te(classroom=x))
+    cases += declared_cases("TrainingExplorer(seeds)", {"seeds": SEEDS}, lambda n, x: te(seeds=x))
+    cases += declared_cases("seed_configs(seeds)", {"seeds": SEEDS}, lambda n, x: seed_configs(TrainConfig(), x))
+    shape = SurrogateExplorer()
+    cases += declared_cases("set_projector(on)", {"on": PROJECTOR}, lambda n, x: set_projector(shape, x))
+    cases += declared_cases("projector_toggle(value)", {"value": PROJECTOR}, lambda n, x: projector_toggle(value=x))
+    cases += declared_cases("smoothed(window)", {"window": SMOOTHING}, lambda n, x: smoothed([1.0], x))
     for value, expected in (("64", TYPE), ((0,), VALUE), ((64,) * 5, VALUE)):
         cases.append(Case("TrainingExplorer(hidden)", "hidden", value, expected, lambda x=value: te(hidden=x)))
     for text in ("1_000", "\u0666\u0664", "\uff16\uff14", "6\u00b2", "64 32", "-5", "+5", "", ",", "1e3",

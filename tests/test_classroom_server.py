@@ -463,17 +463,17 @@ def test_out_of_range_updates_over_the_widget_protocol_are_reverted_with_a_messa
     lr, lr_state = _model(states, "SelectionSliderModel", "lr")
     optimizer, optimizer_state = _model(states, "DropdownModel", "optimizer")
     hidden, hidden_state = _model(states, "TextModel", "hidden")
-    assert (steps_state["min"], steps_state["max"]) == (10, 150), "the app is not in the classroom setting"
-    kept_steps = {"max": 150, "value": steps_state["value"]}
+    assert (steps_state["min"], steps_state["max"]) == (10, 120), "the app is not in the classroom setting"
+    kept_steps = {"max": 120, "value": steps_state["value"]}
     cases = [
         (steps, {"max": 100000, "value": 100000}, kept_steps, "steps: a page may change only its value"),
-        (steps, {"value": 10 ** 9}, {"value": steps_state["value"]}, "steps must be an integer in [10, 150]"),
+        (steps, {"value": 10 ** 9}, {"value": steps_state["value"]}, "steps must be an integer in [10, 120]"),
         (lr, {"index": 10 ** 6}, {"index": lr_state["index"]}, "lr: the option index must be an integer in [0, "),
         (lr, {"index": -1}, {"index": lr_state["index"]}, "lr: the option index must be an integer in [0, "),
         (optimizer, {"index": 99}, {"index": optimizer_state["index"]}, "optimizer: the option index must be an "
                                                                          "integer in [0, 1]; got 99"),
         (hidden, {"value": "2048, 2048, 2048, 2048"}, {"value": hidden_state["value"]},
-         "hidden must be 1 to 2 layers, each an integer in [1, 96] in the classroom; got 4 layers"),
+         "hidden must be 1 to 2 layers, each an integer in [1, 64] in the classroom; got 4 layers"),
     ]
     for model_id, state, kept, words in cases:
         sent = _update(model_id, state)

@@ -319,10 +319,13 @@ def test_a_real_sigint_ends_the_cli_with_exit_130_and_the_summary():
     import subprocess
     import sys
 
+    # SIGINT back to its default in the child: a shell's background job (nohup ... &, some CI
+    # runners) starts with SIGINT ignored, and Python then installs no KeyboardInterrupt handler
     process = subprocess.Popen(
         [sys.executable, "-m", "sgexplore.train", "--task", "two_patterns", "--classes", "2",
          "--samples-per-class", "40", "--steps", "100000", "--test-every", "100000"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = b""
     # tqdm's progress on stderr (redrawn at most every 0.1 s, so not at every step)
     while not any(int(done) >= 3 for done in re.findall(rb"(\d+)/100000", seen)):
@@ -330,7 +333,11 @@ def test_a_real_sigint_ends_the_cli_with_exit_130_and_the_summary():
         assert chunk, "the CLI ended before it was interrupted: " + seen.decode(errors="replace")
         seen += chunk
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate()
+    try:
+        out, err = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("the CLI went on for 120 s after SIGINT")
     assert process.returncode == 130, (out, err)
     assert "status         interrupted after" in out.decode() and "of 100000 steps" in out.decode()
     assert b"Traceback" not in seen + err and b"KeyboardInterrupt" not in seen + err

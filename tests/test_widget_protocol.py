@@ -197,7 +197,7 @@ def test_the_classroom_caps_narrow_the_trainconfig_declarations_and_nothing_else
         assert (narrow.low, narrow.default, narrow.doc, narrow.integer) == (wide.low, wide.default, wide.doc,
                                                                             wide.integer)
         assert narrow.slider[1] <= max(cap, narrow.slider[0] + narrow.slider[2])
-    assert CLASSROOM_LAYER_SIZE.high == 96 and CLASSROOM_LAYERS == 2
+    assert CLASSROOM_LAYER_SIZE.high == 64 and CLASSROOM_LAYERS == 2
     check_classroom(TrainConfig())  # the defaults are a classroom run
 
 
@@ -223,7 +223,7 @@ def test_a_classroom_explorer_refuses_a_config_beyond_a_cap_naming_its_range(nam
     TrainingExplorer(config=TINY, **values).close()  # allowed outside the classroom
 
 
-@pytest.mark.parametrize("hidden, words", [((96, 96, 96), "1 to 2 layers"), ((256,), "[1, 96]")])
+@pytest.mark.parametrize("hidden, words", [((64, 64, 64), "1 to 2 layers"), ((256,), "[1, 64]")])
 def test_a_classroom_explorer_refuses_hidden_layers_beyond_the_caps(hidden, words):
     with pytest.raises(ValueError, match="in the classroom") as refused:
         TrainingExplorer(config=TINY, classroom=True, hidden=hidden)
@@ -235,13 +235,13 @@ def test_a_classroom_hidden_text_beyond_the_caps_is_refused_from_a_page_and_from
     explorer.run()
     records, config = list(explorer.records), explorer.config
     assert_refused(explorer, "hidden", {"value": "2048, 2048, 2048, 2048"}, "in the classroom")
-    assert_refused(explorer, "hidden", {"value": "97"}, "hidden: each layer must be an integer in [1, 96] "
-                                                         "in the classroom; got 97")
+    assert_refused(explorer, "hidden", {"value": "65"}, "hidden: each layer must be an integer in [1, 64] "
+                                                         "in the classroom; got 65")
     explorer.controls["hidden"].value = "256"  # from code: the config is refused, no run
-    assert explorer.message == "hidden: each layer must be an integer in [1, 96] in the classroom; got 256"
+    assert explorer.message == "hidden: each layer must be an integer in [1, 64] in the classroom; got 256"
     assert explorer.records == records and explorer.config == config
-    explorer.controls["hidden"].value = "96, 96"
-    assert explorer.message == "" and explorer.config.hidden == (96, 96)
+    explorer.controls["hidden"].value = "64, 64"
+    assert explorer.message == "" and explorer.config.hidden == (64, 64)
 
 
 def test_a_classroom_run_trains_one_seed_whatever_the_page_or_the_code_asks():

@@ -25,7 +25,7 @@ __all__ = ["CLASSROOM_CAPS", "CLASSROOM_LIMITS", "CLASSROOM_LAYER_SIZE", "CLASSR
 #: The most each TrainConfig field may be in the classroom: the run's length, its batch,
 #: the task's size and the torch threads one visitor's step may use.
 CLASSROOM_CAPS: Dict[str, int] = {
-    "steps": 150,
+    "steps": 120,
     "batch_size": 64,
     "samples_per_class": 200,
     "classes": 10,
@@ -35,7 +35,7 @@ CLASSROOM_CAPS: Dict[str, int] = {
 }
 #: The most hidden layers, and the widest one, in the classroom.
 CLASSROOM_LAYERS = 2
-_WIDEST_LAYER = 96
+_WIDEST_LAYER = 64
 
 
 def narrowed(declaration: Param, high: float) -> Param:

@@ -172,7 +172,7 @@ def _new_figure() -> go.FigureWidget:
         figure.add_scatter(x=empty, y=empty, name="seed band (lowest to highest)", fill="toself",
                            fillcolor=colour, line=dict(width=0), hoverinfo="skip", showlegend=False,
                            row=row_col[0], col=row_col[1])
-    figure.add_scatter(x=empty, y=empty, name=f"train loss (mean of last {views.SMOOTHING})",
+    figure.add_scatter(x=empty, y=empty, name=f"train loss (mean of last {views.SMOOTHING.default})",
                        line=dict(color="#08306b", width=2.5), row=1, col=1)
     figure.update_layout(height=1080, width=760, template="plotly_white",
                          margin=dict(l=50, r=20, t=70, b=40), title=dict(font=dict(size=13)),
