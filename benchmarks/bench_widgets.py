@@ -294,7 +294,7 @@ def main(argv=None) -> int:
     repeats = 20 if args.quick else 100
     import torch
     print(f"torch threads {torch.get_num_threads()}, python {sys.version.split()[0]}")
-    local = bench_in_process(repeats)
+    bench_in_process(repeats)  # prints its figures; the targets are the kernel's
     kernel = bench_kernel(repeats)
     print("\ntargets:")
     checks = [

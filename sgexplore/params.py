@@ -193,9 +193,10 @@ class Param:
         return f"{self.doc}; {self.range_text()} (default {default})"
 
 
-def field_for(declaration: Param) -> Any:
-    """A dataclass field carrying ``declaration`` (for a declaration shared by several classes)."""
-    return dataclasses.field(default=declaration.default, metadata={"param": declaration})
+def field_for(declaration: Param, **metadata: Any) -> Any:
+    """A dataclass field carrying ``declaration`` (for a declaration shared by several classes),
+    plus any other ``metadata`` a module keys on its fields."""
+    return dataclasses.field(default=declaration.default, metadata={"param": declaration, **metadata})
 
 
 def param(default: Any, **spec: Any) -> Any:

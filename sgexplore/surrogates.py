@@ -75,7 +75,7 @@ def width_param(default: float, slider: Tuple[float, float, float], doc: str, co
     :func:`sgexplore.lens.fit_width` sets (at most one per class).
     """
     declaration = Param(default, low=low, high=WIDTH_RANGE[1], slider=slider, convention=convention, doc=doc, **spec)
-    return dataclasses.field(default=default, metadata={"param": declaration, _IS_WIDTH: width})
+    return field_for(declaration, **{_IS_WIDTH: width})
 
 # Shared declarations: the same meaning wherever they appear.
 # The marks are peer frameworks' defaults in sgexplore's terms (sgexplore.interop), e.g.

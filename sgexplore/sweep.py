@@ -510,10 +510,9 @@ def _live_heatmap() -> Callable[["SweepResult"], None]:
 
     Imports plotly and IPython when called, as :meth:`SweepResult.heatmap` does.
     """
-    import plotly.graph_objects as go
     from IPython.display import display
 
-    from .widgets.figures import refresh_snapshot, sweep_heatmaps
+    from .widgets.figures import CompactFigureWidget, refresh_snapshot, sweep_heatmaps
 
     shown: List[Any] = []
 
@@ -522,7 +521,7 @@ def _live_heatmap() -> Callable[["SweepResult"], None]:
         for trace in figure.data:  # a widget's messages are strict JSON: no NaN, so None
             trace.z = [[None if not math.isfinite(v) else v for v in row] for row in np.asarray(trace.z, float)]
         if not shown:
-            shown.append(go.FigureWidget(figure))
+            shown.append(CompactFigureWidget(figure))
             display(shown[0])
             return
         with shown[0].batch_update():

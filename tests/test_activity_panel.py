@@ -1,5 +1,7 @@
 """The TrainingExplorer's activity rows: the data, and hidden layer 1 on a fixed probe sample."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -72,3 +74,21 @@ def test_the_smoothed_train_loss_is_the_trailing_mean_of_the_batch_losses():
     for bad in (0, 1.5, True):
         with pytest.raises(ValueError, match=r"smoothed.window must be an integer in \[1, 100000\]"):
             smoothed([1.0], bad)
+
+
+def test_redrawing_the_lens_without_a_new_step_does_not_rerun_the_probe(monkeypatch):
+    """A new surrogate on a paused run redraws the lens's readouts; the weights are the same,
+    so the probe's forward pass is not run again (it is after the next step)."""
+    explorer = TrainingExplorer(config=dataclasses.replace(SMALL, record_every=1), live=False)
+    explorer.run()
+    run = explorer._run
+    calls = []
+    activity = run.activity
+    monkeypatch.setattr(run, "activity", lambda sample=0: calls.append(sample) or activity(sample))
+    with explorer.figure.batch_update():
+        explorer._draw_membrane()
+    assert calls == []
+    run.records.append(run.records[-1])  # as after one more step
+    with explorer.figure.batch_update():
+        explorer._draw_membrane()
+    assert calls == [PROBE_SAMPLE]

@@ -9,7 +9,7 @@ import torch
 
 from sgexplore import lens, surrogates as sg
 from sgexplore.snn import SNN
-from sgexplore.train import SGD, StepRecord, TrainConfig, train
+from sgexplore.train import SGD, TrainConfig, train
 
 TINY = TrainConfig(classes=2, units=10, time_steps=20, samples_per_class=20, hidden=(16, 8),
                    batch_size=16, steps=7, test_every=3)

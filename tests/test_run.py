@@ -136,7 +136,6 @@ def test_with_retrain_off_another_setting_still_retrains(explorer):
 
 
 def test_pause_stops_a_live_run_and_play_goes_on_from_there():
-    from sgexplore.widgets.controls import came_from_browser  # noqa: F401  (the browser path)
     config = dataclasses.replace(TINY, steps=40)
     explorer = TrainingExplorer(config=config)
     explorer.debounce_s = 0.0

@@ -840,3 +840,25 @@ def test_the_hidden_text_takes_ascii_digits_commas_and_spaces_only(text):
     assert explorer.message.startswith("hidden must be comma-separated layer widths")
     explorer.controls["hidden"].value = " 16 , 8 "
     assert explorer.config.hidden == (16, 8) and explorer.message == ""
+
+
+# --- the figures' JavaScript ------------------------------------------------------------
+def test_explorer_figures_send_plotly_bundle_compressed_and_unchanged():
+    """Each explorer figure's ``_esm`` is the loader with plotly's exact bundle inside, well
+    under half its size (a reload restores every open figure's state: front-end-pitfalls.md)."""
+    import base64
+    import gzip
+    import re
+
+    from sgexplore.widgets.figures import PLOTLY_BUNDLE, CompactFigureWidget
+
+    bundle = PLOTLY_BUNDLE.read_bytes()
+    plain = go.FigureWidget()
+    assert plain._esm == bundle.decode("utf-8"), "plotly's FigureWidget no longer sends widgetbundle.js"
+    for figure in (SurrogateExplorer().figure, TrainingExplorer().figure):
+        assert isinstance(figure, CompactFigureWidget)
+        packed = re.search(r'const packed = "([A-Za-z0-9+/=]+)";', figure._esm).group(1)
+        assert gzip.decompress(base64.b64decode(packed)) == bundle
+        assert len(figure._esm) < 0.45 * len(plain._esm)
+        # the browser imports the unpacked bundle once per page and exports its default
+        assert "globalThis[key] ??= unpack()" in figure._esm and "export default bundle.default" in figure._esm

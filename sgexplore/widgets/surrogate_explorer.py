@@ -21,7 +21,7 @@ from ..surrogates import Surrogate, describe
 from ..views import NORMALISE, POINTS, SurrogateView, normalisation, surrogate_view
 from .controls import SurrogatePanel
 from .explorer import Explorer, visitor_message
-from .figures import refresh_snapshot, threshold_lines
+from .figures import CompactFigureWidget, refresh_snapshot, threshold_lines
 
 __all__ = ["SurrogateExplorer", "MAX_PINS", "NORMALISE_PARAM", "POINTS_PARAM"]
 
@@ -54,7 +54,7 @@ def _new_figure() -> go.FigureWidget:
     layout = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1,
                            subplot_titles=("surrogate dS/dv (used in the backward pass)",
                                            "primitive (pretend forward) vs the true forward"))
-    figure = go.FigureWidget(layout)
+    figure = CompactFigureWidget(layout)
     empty = np.zeros(0)
     figure.add_scatter(x=empty, y=empty, name="surrogate", line=dict(color="#1f77b4", width=2.5),
                        row=1, col=1)

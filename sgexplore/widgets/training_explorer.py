@@ -49,7 +49,7 @@ from .classroom import (CLASSROOM_LIMITS, check_classroom, check_classroom_hidde
                         hidden_range_text)
 from .controls import SurrogatePanel, came_from_browser, declared_control
 from .explorer import Explorer, visitor_message
-from .figures import UpdatePacer, refresh_snapshot, threshold_lines
+from .figures import CompactFigureWidget, UpdatePacer, refresh_snapshot, threshold_lines
 
 __all__ = ["TrainingExplorer", "TRAINING_FIELDS", "parse_hidden", "MAX_GHOSTS_PARAM", "LIVE", "CLASSROOM",
            "RETRAIN_ON_CHANGE", "BROWSER"]
@@ -144,7 +144,7 @@ def _new_figure() -> go.FigureWidget:
                                            f"hidden 1 firing rates (test sample {PROBE_SAMPLE})",
                                            "the data: one training sample per class",
                                            f"hidden 1 spikes (test sample {PROBE_SAMPLE})"))
-    figure = go.FigureWidget(layout)
+    figure = CompactFigureWidget(layout)
     empty = np.zeros(0)
     figure.add_scatter(x=empty, y=empty, name="train loss (batch)", line=dict(color="#1f77b4", width=1),
                        opacity=0.6, row=1, col=1)
@@ -752,6 +752,10 @@ class TrainingExplorer(Explorer):
             trace.x, trace.y = np.concatenate(times), np.concatenate(units)
             self.figure.layout.xaxis7.update(tickvals=ticks, ticktext=labels)
             self._drawn["data"] = run
+        drawn_at = (run, len(run.records))  # the weights drawn: a lens redraw alone (a new
+        if self._drawn.get("activity") == drawn_at:  # surrogate on a paused run) keeps them
+            return
+        self._drawn["activity"] = drawn_at
         spikes = run.activity(PROBE_SAMPLE)[0]
         t, n = views.raster(spikes)
         self.figure.data[_HIDDEN_RASTER].x, self.figure.data[_HIDDEN_RASTER].y = t, n

@@ -70,7 +70,14 @@ class LabNotebook(WidgetPage):
     def wait_rendered(self, expected, live_only=False):
         """Wait until ``expected`` plots are drawn (only those in widgets if ``live_only``)."""
         plots = PLOTS_JS + (LIVE if live_only else "")
-        self.page.wait_for_function(f"{plots}{DRAWN} >= {expected}", timeout=120_000)
+        try:
+            self.page.wait_for_function(f"{plots}{DRAWN} >= {expected}", timeout=120_000)
+        except Exception as error:  # say what the page shows instead
+            drawn = self.page.evaluate(f"{plots}{DRAWN}")
+            outputs = self.page.evaluate("[...document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea-output')]"
+                                         ".map(e => e.innerText.slice(0, 60))")
+            raise AssertionError(f"{drawn} of {expected} plots drawn after 120 s; the outputs show: "
+                                 f"{outputs}") from error
         count = self.page.evaluate(f"{plots}.length")
         assert count == expected, f"{count} plotly plots in the page, {expected} in the notebook"
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 import harness
 
 WIDTH, HEIGHT = 1280, 800
@@ -124,8 +122,8 @@ def test_projector_mode_in_voila_has_large_fonts_and_full_width_figures(voila, p
     before = page.evaluate(PROJECTOR_JS)
     assert before["boxes"] == 0 and all(w < 0.6 * before["page"] for w in before["plots"]), before
     page.locator("button", has_text="projector").click()
-    page.wait_for_function(f"[...document.querySelectorAll('.js-plotly-plot')].every("
-                           f"p => p.getBoundingClientRect().width >= 0.9 * document.body.getBoundingClientRect().width)",
+    page.wait_for_function("[...document.querySelectorAll('.js-plotly-plot')].every("
+                           "p => p.getBoundingClientRect().width >= 0.9 * document.body.getBoundingClientRect().width)",
                            timeout=60_000)
     on = page.evaluate(PROJECTOR_JS)
     page.screenshot(path=str(artifacts / "voila-projector.png"), full_page=True)
@@ -135,7 +133,7 @@ def test_projector_mode_in_voila_has_large_fonts_and_full_width_figures(voila, p
     assert len(on["plots"]) == 2 and min(on["plots"]) >= 0.9 * on["page"], on
     page.locator("button", has_text="projector").click()
     page.wait_for_function("document.querySelectorAll('.sgx-projector').length == 0", timeout=60_000)
-    page.wait_for_function(f"[...document.querySelectorAll('.js-plotly-plot')].every("
-                           f"p => p.getBoundingClientRect().width < 0.6 * document.body.getBoundingClientRect().width)",
+    page.wait_for_function("[...document.querySelectorAll('.js-plotly-plot')].every("
+                           "p => p.getBoundingClientRect().width < 0.6 * document.body.getBoundingClientRect().width)",
                            timeout=60_000)
     assert not page.problems, "browser reported errors:\n  " + "\n  ".join(page.problems)
