@@ -458,6 +458,7 @@ def test_live_heatmap_fills_in_as_chunks_finish(monkeypatch):
 
     result = sw.sweep(["FastSigmoid", "Triangle"], [1.0], TrainConfig(**TINY), resets=["detached"],
                       executor=InlineExecutor(), progress=False, chunk_size=1, live=True, on_chunk=count_filled)
-    assert type(shown[0]).__name__ == "CompactFigureWidget" and len(shown) == 1
+    from sgexplore.widgets.figures import CompactFigureWidget
+    assert isinstance(shown[0], CompactFigureWidget) and len(shown) == 1
     assert filled == [0, 2, 4]  # loss and accuracy panels: nothing, then one cell, then both
     np.testing.assert_array_equal(np.asarray(shown[0].data[1].z, dtype=float), result.accuracy[0])

@@ -752,8 +752,9 @@ class TrainingExplorer(Explorer):
             trace.x, trace.y = np.concatenate(times), np.concatenate(units)
             self.figure.layout.xaxis7.update(tickvals=ticks, ticktext=labels)
             self._drawn["data"] = run
-        drawn_at = (run, len(run.records))  # the weights drawn: a lens redraw alone (a new
-        if self._drawn.get("activity") == drawn_at:  # surrogate on a paused run) keeps them
+        # keyed on the weights: a lens redraw alone (a new surrogate on a paused run) keeps them
+        drawn_at = (run, len(run.records))
+        if self._drawn.get("activity") == drawn_at:
             return
         self._drawn["activity"] = drawn_at
         spikes = run.activity(PROBE_SAMPLE)[0]
