@@ -7,6 +7,12 @@ peak memory is its own:
     path, one ``train()`` per run (``sweep(..., batched=False)``), and on the batched path,
     chunks of runs trained together by ``train_many`` (``sweep(...)``, the default), both
     in the default local process pool; their ratio, and how far the two agree.
+    "full-batched-pytorch" is the batched path with the native kernels turned off
+    (``SGEXPLORE_NATIVE=0``): the ensemble's PyTorch code, for the kernels' share.
+    "full-batched" starts from an empty kernel cache (``sgexplore.native.cache_dir()`` is
+    removed first), so it includes translating and compiling its six kernels, as the
+    first sweep on a fresh machine does; "full-batched-warm" is the same sweep again, with
+    the kernels cached, as every later sweep runs.
 (b) ``ZENKE_VOGELS`` (``FULL`` × 4 learning rates × 3 seeds = 1,296 runs), batched.
 
 Peak memory is the largest resident set of the sweep's processes (the main one and each
@@ -22,11 +28,15 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
 
-MEASUREMENTS = ("full-sequential", "full-batched", "zenke-vogels-batched")
+MEASUREMENTS = ("full-sequential", "full-batched-pytorch", "full-batched", "full-batched-warm",
+                "zenke-vogels-batched")
+#: Measurements run with the native kernels turned off (sgexplore.native.ENV_SWITCH=0).
+PYTORCH_ONLY = ("full-batched-pytorch",)
 
 
 def measure(name: str, workers: int, chunk_size) -> dict:
@@ -75,20 +85,32 @@ def main() -> None:
         command = [sys.executable, __file__, "--child", name, "--workers", str(args.workers)]
         if args.chunk_size:
             command += ["--chunk-size", str(args.chunk_size)]
-        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        env = dict(os.environ, SGEXPLORE_NATIVE="0") if name in PYTORCH_ONLY else None
+        if name == "full-batched":
+            from sgexplore import native
+            shutil.rmtree(native.cache_dir(), ignore_errors=True)  # count the compilations once
+        done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
         found[name] = row = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"{name:>22}: {row['runs']:5d} runs in {row['wall_s']:7.1f} s "
               f"({row['wall_s'] / row['runs'] * 1000:6.1f} ms per run), {row['cpu_s']:7.1f} CPU s, peak memory {row['peak_mib']:6.0f} MiB, "
               f"{row['diverged']} diverged, {row['failed']} failed chunks, mean accuracy {row['mean_accuracy']:.3f}",
               flush=True)
+    for batched, label in (("full-batched", "first sweep, kernels compiled"),
+                           ("full-batched-warm", "kernels cached")):
+        if "full-sequential" in found and batched in found:
+            seq, bat = found["full-sequential"], found[batched]
+            print(f"FULL batched ({label}) / sequential wall time: {bat['wall_s'] / seq['wall_s']:.3f} "
+                  f"(target at most 0.1); speed-up {seq['wall_s'] / bat['wall_s']:.1f}x; "
+                  f"CPU seconds ratio {bat['cpu_s'] / seq['cpu_s']:.3f}")
     if "full-sequential" in found and "full-batched" in found:
         seq, bat = found["full-sequential"], found["full-batched"]
-        print(f"FULL batched / sequential wall time: {bat['wall_s'] / seq['wall_s']:.3f} "
-              f"(target at most 0.1); speed-up {seq['wall_s'] / bat['wall_s']:.1f}x; "
-              f"CPU seconds ratio {bat['cpu_s'] / seq['cpu_s']:.3f}")
         difference = np.abs(np.array(seq["accuracy"]) - np.array(bat["accuracy"]))
         print(f"test accuracy, batched vs sequential: {int((difference < 1e-9).sum())} of {difference.size} runs "
               f"equal, largest difference {np.nanmax(difference):.3f} (chaotic runs amplify rounding)")
+    if "full-batched-pytorch" in found and "full-batched" in found:
+        torch_path, bat = found["full-batched-pytorch"], found["full-batched"]
+        print(f"FULL batched, native / PyTorch kernels: wall {bat['wall_s'] / torch_path['wall_s']:.3f}, "
+              f"CPU {bat['cpu_s'] / torch_path['cpu_s']:.3f}")
     if "zenke-vogels-batched" in found:
         print(f"ZENKE_VOGELS (1,296 runs) batched: {found['zenke-vogels-batched']['wall_s']:.1f} s (target 120 s)")
     # other jobs on the cores stretch wall times; the load at both ends says how much

@@ -25,8 +25,15 @@ step, and with the surrogate derivative computed once per group and block of tim
 (its exponentials flushed to zero below ``e**-87``, :class:`_ExpFlushedToZero`: ATen's
 ``exp`` is many times slower there). Without recurrent weights the backward recurrence is
 linear and costs one op per time step. The input layer adds one weight column per input
-spike instead of multiplying by a tensor of mostly zeros. BENCHMARKS.md (Sweep) has the
-speed against one ``train()`` per run.
+spike instead of multiplying by a tensor of mostly zeros.
+
+The network the sweeps train (one hidden layer without recurrent weights, the subtract
+reset or none, single spikes, float32 on the CPU) goes further: its hidden layer and
+readout currents run as one compiled C loop each way (:class:`_NativeNetwork`,
+:mod:`sgexplore.native`), the surrogate translated from its own ``grad``. Where that is not
+possible (no C compiler, ``SGEXPLORE_NATIVE=0``, a ``grad`` the translator does not know) the
+PyTorch layers above run instead, with the same results up to float rounding.
+BENCHMARKS.md (Sweep) has the speed against one ``train()`` per run.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from . import tasks
+from . import native, tasks
 from .snn import decay_kernel
 from .spike import spike_forward
 from .surrogates import Surrogate
@@ -484,6 +491,17 @@ class _Stack:
         detach = torch.tensor([c.detach_reset for c in self.configs], device=device)
         self.spec = _LayerSpec(self.configs[0], units, sizes, torch.tensor(scales, dtype=dtype, device=device),
                                detach)
+        self.kernels = self._native_kernels(device, dtype)
+
+    def _native_kernels(self, device, dtype):
+        """The native kernels for this stack, or None where its network or surrogates need
+        the PyTorch path (:mod:`sgexplore.native`)."""
+        first = self.configs[0]
+        if (len(self.layer_params) != 2 or len(self.layer_params[0]) != 1 or first.reset not in ("subtract", "none")
+                or first.mode != "single" or device.type != "cpu" or dtype != torch.float32):
+            return None
+        hidden, classes = self.layer_params[0][0].shape[1], self.layer_params[1][0].shape[1]
+        return native.kernels_for(self.spec.units, self.spec.spike_threshold, hidden, classes)
 
     def keep_only(self, keep: List[int]) -> None:
         """Drop every stacked entry whose position is not in ``keep``."""
@@ -499,19 +517,29 @@ class _Stack:
         self._settle(index.device)
 
     def forward(self, inputs: _InputSpikes, record: bool = False):
-        """Readout membranes ``(N, T, B, C)`` (and each hidden layer's spikes) for the inputs."""
-        spikes = []
+        """Readout membranes ``(N, T, B, C)`` (and each hidden layer's spike rate ``(N,)``) for the inputs."""
+        rates = []  # each hidden layer's spike rate (N,)
         x = None
-        for layer in self.layer_params[:-1]:
-            recurrent = layer[1] if len(layer) > 1 else None
-            currents = _SpikeCurrents.apply(layer[0], inputs) if x is None else _PerConfigLinear.apply(x, layer[0])
-            x = LIFEnsemble.apply(currents, recurrent, self.spec)
-            spikes.append(x)
-        currents = _PerConfigLinear.apply(x, self.layer_params[-1][0])
+        if self.kernels is not None and torch.is_grad_enabled():
+            currents, rate = _NativeNetwork.apply(self.layer_params[0][0], self.layer_params[1][0],
+                                                  inputs, self.spec, self.kernels)
+            rates.append(rate)
+        elif self.kernels is not None:
+            currents, rate, *_ = _native_forward(self.layer_params[0][0], self.layer_params[1][0], inputs,
+                                                 self.spec, self.kernels, rates=record)
+            rates.append(rate)
+        else:
+            for layer in self.layer_params[:-1]:
+                recurrent = layer[1] if len(layer) > 1 else None
+                currents = (_SpikeCurrents.apply(layer[0], inputs) if x is None
+                            else _PerConfigLinear.apply(x, layer[0]))
+                x = LIFEnsemble.apply(currents, recurrent, self.spec)
+                rates.append(x.detach().mean((1, 2, 3)))
+            currents = _PerConfigLinear.apply(x, self.layer_params[-1][0])
         n, steps, batch, classes = currents.shape
         kernel = decay_kernel(steps, self.spec.beta, currents.dtype, currents.device)
         readout = torch.matmul(kernel, currents.view(n, steps, batch * classes)).view(currents.shape)
-        return (readout, spikes) if record else readout
+        return (readout, rates) if record else readout
 
     @torch.no_grad()
     def adam_step(self, step_count: int, betas=(0.9, 0.999), eps: float = 1e-8) -> None:
@@ -537,6 +565,73 @@ class _Stack:
                           for p in layer)
             columns.append(squares.sqrt())
         return torch.stack(columns, 1)
+
+
+class _NativeNetwork(torch.autograd.Function):
+    """The hidden layer and the readout's currents of N one-layer networks in one C call
+    each way (:mod:`sgexplore.native`): input spikes -> readout currents ``(N, T, B, C)``,
+    with each configuration's hidden spike rate ``(N,)`` as a second, non-differentiable
+    output.
+
+    The same arithmetic as :class:`_SpikeCurrents`, :class:`LIFEnsemble` (its linear
+    backward) and :class:`_PerConfigLinear` together, summed in another order. The
+    backward recomputes the membranes sample by sample instead of keeping them.
+    """
+
+    @staticmethod
+    def forward(ctx, weight_in, weight_out, inputs: _InputSpikes, spec: _LayerSpec, kernels):
+        out, rates, lists, w_in_t, w_out = _native_forward(weight_in, weight_out, inputs, spec, kernels,
+                                                           rates=True)
+        ctx.mark_non_differentiable(rates)
+        ctx.save_for_backward(w_in_t, w_out)
+        ctx.lists, ctx.spec, ctx.kernels = lists, spec, kernels
+        return out, rates
+
+    @staticmethod
+    def backward(ctx, grad_out, _grad_rates):
+        w_in_t, w_out = ctx.saved_tensors
+        spec, (times, units, values) = ctx.spec, ctx.lists
+        n, batch, per_sample = times.shape
+        grad_out = grad_out.contiguous()
+        grad_in_t = torch.zeros_like(w_in_t)
+        grad_out_weight = torch.zeros_like(w_out)
+        keep = spec.keep.reshape(-1).contiguous()
+        scales = spec.scales.reshape(-1).contiguous()
+        start = 0
+        for kernel, size in zip(ctx.kernels, spec.sizes):
+            params = kernel.params(spec.spike_threshold)
+            failed = kernel.backward_fn(
+                start, start + size, batch, grad_out.shape[1], w_in_t.shape[1], per_sample,
+                times.data_ptr(), units.data_ptr(), values.data_ptr(), w_in_t.data_ptr(), w_out.data_ptr(),
+                grad_out.data_ptr(), spec.spike_threshold, spec.beta, spec.reset == "subtract",
+                keep.data_ptr(), scales.data_ptr(), params.data_ptr(), grad_in_t.data_ptr(),
+                grad_out_weight.data_ptr())
+            if failed:
+                raise MemoryError("the native backward kernel could not allocate its buffer")
+            start += size
+        return grad_in_t.transpose(1, 2), grad_out_weight, None, None, None
+
+
+def _native_forward(weight_in, weight_out, inputs: _InputSpikes, spec: _LayerSpec, kernels, rates: bool):
+    """The native forward: readout currents ``(N, T, B, C)``, the hidden spike rates
+    ``(N,)`` (None unless ``rates``), and the contiguous inputs its backward reads."""
+    n, hidden, n_in = weight_in.shape
+    classes = weight_out.shape[1]
+    batch, steps = inputs.times.shape[1], inputs.steps
+    times, units = inputs.times.contiguous(), inputs.units.contiguous()
+    values = inputs.values.to(torch.float32).contiguous()
+    w_in_t = weight_in.detach().transpose(1, 2).contiguous()
+    w_out = weight_out.detach().contiguous()
+    out = torch.empty(n, steps, batch, classes)
+    counts = torch.zeros(n, dtype=torch.int64) if rates else None
+    failed = kernels[0].forward_fn(
+        n, batch, steps, n_in, times.shape[2], times.data_ptr(), units.data_ptr(), values.data_ptr(),
+        w_in_t.data_ptr(), w_out.data_ptr(), spec.spike_threshold, spec.beta, spec.reset == "subtract",
+        None if counts is None else counts.data_ptr(), out.data_ptr())
+    if failed:
+        raise MemoryError("the native forward kernel could not allocate its buffer")
+    spike_rates = None if counts is None else counts.to(torch.float32) / (steps * batch * hidden)
+    return out, spike_rates, (times, units, values), w_in_t, w_out
 
 
 class _Data:
@@ -628,7 +723,7 @@ def _step(stack: _Stack, data: _Data, step: int, start: float) -> Tuple[Dict[int
     those that go on."""
     config = stack.configs[0]
     x, y = data.batch(stack, config.batch_size)
-    readout, spikes = stack.forward(x, record=True)
+    readout, rates = stack.forward(x, record=True)
     logits = readout.amax(1)                                              # (N, B, C)
     n, batch, classes = logits.shape
     losses = F.cross_entropy(logits.reshape(n * batch, classes), y.reshape(-1),
@@ -637,7 +732,7 @@ def _step(stack: _Stack, data: _Data, step: int, start: float) -> Tuple[Dict[int
     loss_values = losses.detach().tolist()
     accuracy = (logits.detach().argmax(2) == y).float().mean(1).tolist()
     norms = stack.grad_norms().tolist()
-    rates = torch.stack([s.detach().mean((1, 2, 3)) for s in spikes], 1).tolist()
+    rates = torch.stack(rates, 1).tolist()
     finite = [math.isfinite(loss) and all(math.isfinite(g) for g in row)
               for loss, row in zip(loss_values, norms)]
     stack.adam_step(step)  # a diverged entry's update is thrown away with it below

@@ -113,7 +113,7 @@ QUICK = SweepSetting(
     config=dict(COURSE_TASK, steps=60),
 )
 
-#: For lectures: six shapes, nine scales, longer training (several minutes on a laptop).
+#: For lectures: six shapes, nine scales, longer training (under a minute on two cores; BENCHMARKS.md).
 #: The extra shapes also have area 0.2 at peak 1 (Gaussian: sigma·sqrt(2 pi) ≈ 0.2).
 FULL = SweepSetting(
     shapes=ZENKE_VOGELS_SHAPES + (Gaussian(sigma=0.08), ArcTan(alpha=10.0),

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sgexplore"
 LEVELS = [
     {"params", "closed_form"},
     {"surrogates"},
-    {"fused"},
+    {"fused", "native"},
     {"spike"},
     {"contract", "views", "interop", "lens"},
     {"snn", "tasks"},

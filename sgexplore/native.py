@@ -1,0 +1,648 @@
+"""A native kernel for the ensemble's commonest network: one C loop for the whole network.
+
+:func:`sgexplore.ensemble.train_many` spends most of its time in elementwise passes over
+``(N, T, B, H)`` tensors, one per op: the LIF time loop, the surrogate derivative (about ten
+ops) and the backward recurrence each read and write the whole tensor again. For the
+network the sweeps train (one hidden layer, no recurrent weights, the subtract reset or
+none, single spikes, float32 on the CPU) this module compiles one C function for the
+forward pass (input spikes -> LIF -> readout currents) and one for the backward pass
+(readout gradients -> surrogate derivative -> recurrence -> weight gradients), each
+looping over configurations and samples with one sample's ``(T, H)`` block in cache.
+
+**The surrogate is not rewritten by hand.** Its ``grad`` method is traced to an ATen graph
+(as :mod:`sgexplore.fused` traces it, every float attribute a runtime input), and each
+node becomes one line of C (:func:`c_source`). A graph with an op the translator does not
+know, a float64 value, or a Python number read back from a tensor is not translated, and
+the ensemble keeps its PyTorch path. Every translated kernel is checked against
+``surrogate.grad`` on a probe of membrane values before it is used (:func:`kernels_for`).
+
+What differs from the PyTorch path (``tests/test_native.py`` holds the two together):
+
+* ``exp`` is a polynomial (Cephes' ``expf``, within 2 ulp of the exact value), flushed to
+  0 at or below ``e**-87`` as the ensemble's ``exp`` is;
+* sums run in a fixed order (a readout current adds the weights of the units that fired, in
+  the order of the units), and the C is compiled with ``-ffp-contract=off``, so results do
+  not depend on the CPU's vector width; they differ from PyTorch's in the last bits.
+
+Compiling needs a C compiler (``$CC``, else ``cc``) on a POSIX system; a kernel takes about
+half a second to build and is cached on disk (:func:`cache_dir`) per source, compiler and
+machine. ``SGEXPLORE_NATIVE=0`` turns the native path off. :func:`unavailable_reason` says
+why it cannot run here; the ensemble then uses PyTorch, with the same results up to rounding.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import inspect
+import json
+import os
+import platform
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import torch
+
+from .fused import _rebuild, _runtime_floats, drop_identity_ops, multiply_by_reciprocals
+from .surrogates import Surrogate
+
+__all__ = ["unavailable_reason", "c_source", "sg_expression", "kernels_for", "cache_dir", "Untranslatable",
+           "NativeKernel", "ENV_SWITCH"]
+
+#: Environment variable that turns the native path off when set to ``0``.
+ENV_SWITCH = "SGEXPLORE_NATIVE"
+
+_PRELUDE = r"""
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+/* exp(x) for float32: Cephes' expf polynomial, 0 at or below e**-87 (as the ensemble's
+   flushed exp), +inf above float32's range, NaN for NaN. Branch-free, so loops vectorise. */
+static inline float sg_exp(float x) {
+    float xc = x < -87.0f ? -87.0f : (x > 88.72283935546875f ? 88.72283935546875f : x);
+    float t = xc * 1.44269504088896341f + 12582912.0f;   /* round(x / ln 2) by 1.5 * 2**23 */
+    float n = t - 12582912.0f;
+    float r = xc - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float y = p * (r * r) + r + 1.0f;
+    int32_t k = (int32_t)n;
+    int32_t top = k > 127;               /* 2**128 is not a float: scale by 2**127, then 2 */
+    int32_t bits = (k - top + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    float e = y * scale;
+    e = top ? e * 2.0f : e;
+    e = x <= -87.0f ? 0.0f : e;
+    return x > 88.72283935546875f ? INFINITY : e;   /* a NaN stays NaN through every step */
+}
+"""
+
+_KERNELS = r"""
+/* HID (hidden units) and CLS (readout classes) are compile-time constants: the loops over
+   them then unroll and vectorise without remainders or runtime alias checks.
+   Layouts (contiguous): times, units (N, B, M) int64 and values (N, B, M) float: each
+   sample's input spikes, padded with value 0; w_in_t (N, I, HID); w_out (N, CLS, HID);
+   out and g_out (N, T, B, CLS). */
+
+static void input_currents(int64_t n, int64_t b, int64_t B, int64_t T, int64_t I, int64_t M,
+                           const int64_t* restrict times, const int64_t* restrict units,
+                           const float* restrict values, const float* restrict w_in_t,
+                           float* restrict cur) {
+    memset(cur, 0, sizeof(float) * T * HID);
+    const int64_t base = (n * B + b) * M;
+    for (int64_t m = 0; m < M; m++) {
+        const float value = values[base + m];
+        if (value == 0.0f) continue;
+        const float* restrict column = w_in_t + (n * I + units[base + m]) * HID;
+        float* restrict row = cur + times[base + m] * HID;
+        for (int h = 0; h < HID; h++) row[h] += column[h] * value;
+    }
+}
+
+/* The LIF layer of sample (n, b) over time: membranes before the reset into u (T, HID),
+   the readout currents into out (if not NULL), and the count of spikes. */
+static int64_t lif_sample(int64_t n, int64_t b, int64_t B, int64_t T, int64_t I, int64_t M,
+                          const int64_t* restrict times, const int64_t* restrict units,
+                          const float* restrict values, const float* restrict w_in_t,
+                          const float* restrict w_out, float thr, float beta, int subtract,
+                          float* restrict u, float* restrict out) {
+    input_currents(n, b, B, T, I, M, times, units, values, w_in_t, u);
+    const float* restrict wo = w_out + n * CLS * HID;
+    float v[HID];
+    int64_t count = 0;
+    memset(v, 0, sizeof v);
+    for (int64_t t = 0; t < T; t++) {
+        float* restrict ut = u + t * HID;   /* holds the input current, becomes the membrane */
+        int fired_here = 0;  /* an integer: a float sum would not vectorise */
+        for (int h = 0; h < HID; h++) {
+            float now = ut[h] + beta * v[h];
+            float fired = now >= thr ? 1.0f : 0.0f;
+            fired_here += now >= thr;
+            v[h] = subtract ? now - fired * thr : now;
+            ut[h] = now;
+        }
+        count += fired_here;
+        if (!out) continue;
+        /* spikes are 0 or 1: a readout current is the sum of the weights of the units that
+           fired, in the order of the units */
+        float o[CLS];
+        for (int c = 0; c < CLS; c++) o[c] = 0.0f;
+        if (fired_here) {
+            int fired_at[HID], k = 0;
+            for (int h = 0; h < HID; h++) {  /* without a branch per unit: spikes are irregular */
+                fired_at[k] = h;
+                k += ut[h] >= thr;
+            }
+            for (int j = 0; j < k; j++)
+                for (int c = 0; c < CLS; c++) o[c] += wo[c * HID + fired_at[j]];
+        }
+        memcpy(out + ((n * T + t) * B + b) * CLS, o, sizeof o);
+    }
+    return count;
+}
+
+/* Readout currents of every sample, and each configuration's spike count (counts may be
+   NULL). Nothing else is kept: the backward recomputes the membranes, sample by sample,
+   which costs less than writing them to memory and reading them back. */
+int sgx_forward(int64_t N, int64_t B, int64_t T, int64_t I, int64_t M,
+                const int64_t* restrict times, const int64_t* restrict units,
+                const float* restrict values, const float* restrict w_in_t,
+                const float* restrict w_out, float thr, float beta, int subtract,
+                int64_t* restrict counts, float* restrict out) {
+    float* u = malloc(sizeof(float) * T * HID);
+    if (!u) return 1;
+    for (int64_t n = 0; n < N; n++) {
+        int64_t count = 0;
+        for (int64_t b = 0; b < B; b++)
+            count += lif_sample(n, b, B, T, I, M, times, units, values, w_in_t, w_out, thr, beta,
+                                subtract, u, out);
+        if (counts) counts[n] = count;
+    }
+    free(u);
+    return 0;
+}
+
+int sgx_backward(int64_t n0, int64_t n1, int64_t B, int64_t T, int64_t I, int64_t M,
+                 const int64_t* restrict times, const int64_t* restrict units,
+                 const float* restrict values, const float* restrict w_in_t,
+                 const float* restrict w_out, const float* restrict g_out, float thr, float beta,
+                 int subtract, const float* restrict keep, const float* restrict scale,
+                 const float* restrict p, float* restrict g_w_in_t, float* restrict g_w_out) {
+    float* u = malloc(sizeof(float) * 2 * T * HID);
+    if (!u) return 1;
+    float* restrict g_cur = u + T * HID;
+    float carry[HID], g_s[HID];  /* carry: g_u of the step after */
+    for (int64_t n = n0; n < n1; n++) {
+        const float* restrict wo = w_out + n * CLS * HID;
+        float* restrict gwo = g_w_out + n * CLS * HID;
+        const float scale_n = scale[n];
+        const float decay_slope = keep[n] * (-thr * beta);   /* d(decay)/d(sg) */
+        for (int64_t b = 0; b < B; b++) {
+            lif_sample(n, b, B, T, I, M, times, units, values, w_in_t, w_out, thr, beta, subtract,
+                       u, NULL);
+            memset(carry, 0, sizeof carry);
+            for (int64_t t = T - 1; t >= 0; t--) {
+                const float* restrict go = g_out + ((n * T + t) * B + b) * CLS;
+                const float* restrict ut = u + t * HID;
+                float g_o[CLS];
+                for (int c = 0; c < CLS; c++) g_o[c] = go[c];
+                for (int h = 0; h < HID; h++) {
+                    float sum = 0.0f;
+                    for (int c = 0; c < CLS; c++) sum += g_o[c] * wo[c * HID + h];
+                    g_s[h] = sum;
+                }
+                float* restrict gu = g_cur + t * HID;
+                int fired_here = 0;
+                for (int h = 0; h < HID; h++) {
+                    /* g_u[t] = g_s[t] sg[t] + g_u[t+1] beta (1 - thr keep sg[t]) */
+                    float sg = SG(ut[h], thr, p) * scale_n;
+                    float decay = subtract ? beta + sg * decay_slope : beta;
+                    float g = g_s[h] * sg + carry[h] * decay;
+                    gu[h] = g;
+                    carry[h] = g;
+                    fired_here |= ut[h] >= thr;
+                }
+                /* the readout's weight gradient: g_o[c] added where a unit fired (s is 0 or 1;
+                   adding g_o[c] * 0 changes nothing, and vectorises where a branch would not) */
+                if (fired_here)
+                    for (int c = 0; c < CLS; c++)
+                        for (int h = 0; h < HID; h++)
+                            gwo[c * HID + h] += g_o[c] * (ut[h] >= thr ? 1.0f : 0.0f);
+            }
+            const int64_t base = (n * B + b) * M;
+            for (int64_t m = 0; m < M; m++) {
+                const float value = values[base + m];
+                if (value == 0.0f) continue;
+                float* restrict column = g_w_in_t + (n * I + units[base + m]) * HID;
+                const float* restrict gu = g_cur + times[base + m] * HID;
+                for (int h = 0; h < HID; h++) column[h] += gu[h] * value;
+            }
+        }
+    }
+    free(u);
+    return 0;
+}
+
+/* The surrogate alone, for the check against surrogate.grad. */
+void sgx_surrogate(int64_t count, const float* restrict v, float thr, const float* restrict p,
+                   float* restrict out) {
+    for (int64_t k = 0; k < count; k++) out[k] = SG(v[k], thr, p);
+}
+"""
+
+
+class Untranslatable(Exception):
+    """A surrogate's ``grad`` uses something :func:`sg_expression` cannot write in C."""
+
+
+def _literal(value: float) -> str:
+    """A Python number as a C float: its exact double, rounded to float as PyTorch rounds a
+    Python scalar applied to a float32 tensor."""
+    value = float(value)
+    if value != value:
+        return "NAN"
+    if value in (float("inf"), float("-inf")):
+        return "INFINITY" if value > 0 else "(-INFINITY)"
+    return f"((float){value.hex()})"
+
+
+def _binary(symbol):
+    return lambda a, b, **_: f"({a} {symbol} {b})"
+
+
+def _compare(symbol):
+    return lambda a, b, **_: f"(({a} {symbol} {b}) ? 1.0f : 0.0f)"
+
+
+def _pow(base, exponent, **_):
+    # ATen's pow with these scalar exponents is exactly these products (no powf)
+    forms = {1: "{0}", 2: "({0} * {0})", 3: "({0} * {0} * {0})", -1: "(1.0f / {0})",
+             -2: "(1.0f / ({0} * {0}))", 0.5: "sqrtf({0})", -0.5: "(1.0f / sqrtf({0}))", 0: "1.0f"}
+    if not isinstance(exponent, (int, float)) or exponent not in forms:
+        raise Untranslatable(f"pow with exponent {exponent!r}")
+    return forms[exponent].format(base)
+
+
+def _clamp(a, low=None, high=None, **_):
+    out = a
+    if low is not None:
+        out = f"({out} < {low} ? {low} : {out})"
+    if high is not None:
+        out = f"({out} > {high} ? {high} : {out})"
+    return out
+
+
+#: ATen op (its packet name and overload) -> C, for what surrogates' ``grad`` methods use.
+_OPS = {
+    "add.Tensor": lambda a, b, alpha=None, **_: f"({a} + {b})" if alpha is None else f"({a} + {_literal(alpha)} * {b})",
+    "sub.Tensor": lambda a, b, alpha=None, **_: f"({a} - {b})" if alpha is None else f"({a} - {_literal(alpha)} * {b})",
+    "rsub.Scalar": lambda a, b, **_: f"({b} - {a})",
+    "mul.Tensor": _binary("*"),
+    "div.Tensor": _binary("/"),
+    "neg.default": lambda a, **_: f"(-{a})",
+    "abs.default": lambda a, **_: f"fabsf({a})",
+    "exp.default": lambda a, **_: f"sg_exp({a})",
+    "reciprocal.default": lambda a, **_: f"(1.0f / {a})",
+    "sqrt.default": lambda a, **_: f"sqrtf({a})",
+    "floor.default": lambda a, **_: f"floorf({a})",
+    "ceil.default": lambda a, **_: f"ceilf({a})",
+    "rsqrt.default": lambda a, **_: f"(1.0f / sqrtf({a}))",
+    "sigmoid.default": lambda a, **_: f"(1.0f / (1.0f + sg_exp(-{a})))",
+    "pow.Tensor_Scalar": _pow,
+    "lt.Tensor": _compare("<"), "lt.Scalar": _compare("<"),
+    "le.Tensor": _compare("<="), "le.Scalar": _compare("<="),
+    "gt.Tensor": _compare(">"), "gt.Scalar": _compare(">"),
+    "ge.Tensor": _compare(">="), "ge.Scalar": _compare(">="),
+    "eq.Tensor": _compare("=="), "eq.Scalar": _compare("=="),
+    "ne.Tensor": _compare("!="), "ne.Scalar": _compare("!="),
+    "logical_not.default": lambda a, **_: f"(1.0f - {a})",
+    "bitwise_not.default": lambda a, **_: f"(1.0f - {a})",
+    "logical_and.default": _binary("*"), "bitwise_and.Tensor": _binary("*"),
+    "where.self": lambda c, a, b, **_: f"({c} != 0.0f ? {a} : {b})",
+    "clamp.default": _clamp,
+    "clamp_min.default": lambda a, low, **_: _clamp(a, low=low),
+    "clamp_max.default": lambda a, high, **_: _clamp(a, high=high),
+    "ones_like.default": lambda a, **_: "1.0f",
+    "zeros_like.default": lambda a, **_: "0.0f",
+    "full_like.default": lambda a, value, **_: _literal(value),
+    "_to_copy.default": lambda a, **_: a,        # only to float32 (checked), from float or bool
+    "clone.default": lambda a, **_: a,
+    "alias.default": lambda a, **_: a,
+    "detach.default": lambda a, **_: a,
+    "lift_fresh_copy.default": lambda a, **_: a,
+}
+
+
+def _trace(unit: Surrogate):
+    """``unit.grad(v, thr)`` as an ATen graph whose inputs are ``v``, then its runtime floats
+    (the threshold's last), and those floats."""
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    for name, value in vars(unit).items():
+        # anything but plain values could change in place and leave a compiled kernel stale
+        if not isinstance(value, (int, float, str, type(None))) and not (
+                type(value) is tuple and all(isinstance(item, (int, float)) for item in value)):
+            raise Untranslatable(f"its attribute {name} is a {type(value).__name__}, not a number")
+    args = (unit, torch.zeros(8), 1.0)
+    floats = _runtime_floats(args)
+
+    def on_inputs(v, *scalars):
+        rebuilt = _rebuild(args, [v], scalars)
+        return rebuilt[0].grad(rebuilt[1], rebuilt[2])
+
+    example = [torch.zeros(8)] + [torch.tensor(value, dtype=torch.float32) for value in floats]
+    try:
+        with torch.no_grad():
+            graph = make_fx(on_inputs, tracing_mode="fake", _allow_non_fake_inputs=True)(*example)
+    except Exception as error:  # a Python branch on a parameter, a float() of a tensor, ...
+        raise Untranslatable(f"its grad could not be traced ({type(error).__name__})") from error
+    return graph, floats
+
+
+def sg_expression(unit: Surrogate) -> Tuple[str, int]:
+    """C statements of ``unit.grad`` as ``SG(x, thr, p)`` (``p[k]``: its k-th runtime float,
+    the threshold excluded), and how many floats ``p`` holds; raises :class:`Untranslatable`."""
+    graph, floats = _trace(unit)
+    # as the fused path does: x / c as x * (1 / c) where that cannot change a branch (within an
+    # ulp; 1 / c is computed once per call), and x * 1, x - 0 dropped (exact)
+    multiply_by_reciprocals(graph)
+    drop_identity_ops(graph)
+    names: Dict[Any, str] = {}
+    lines: List[str] = []
+    placeholders = [node for node in graph.graph.nodes if node.op == "placeholder"]
+    if len(placeholders) != 1 + len(floats):
+        raise Untranslatable("unexpected graph inputs")
+    names[placeholders[0]] = "x"
+    # the threshold is the last runtime float (after the surrogate's own attributes)
+    for k, node in enumerate(placeholders[1:]):
+        names[node] = "thr" if k == len(floats) - 1 else f"p[{k}]"
+
+    def value_of(arg):
+        if isinstance(arg, torch.fx.Node):
+            return names[arg]
+        if isinstance(arg, bool):
+            return "1.0f" if arg else "0.0f"
+        if isinstance(arg, (int, float)):
+            return _literal(arg)
+        if arg is None:
+            return None
+        raise Untranslatable(f"argument {arg!r:.40}")
+
+    result = None
+    for node in graph.graph.nodes:
+        if node.op == "placeholder":
+            continue
+        if node.op == "output":
+            result = node.args[0]
+            break
+        if node.op == "get_attr":
+            constant = getattr(graph, node.target)
+            if not isinstance(constant, torch.Tensor) or constant.numel() != 1:
+                raise Untranslatable("a tensor constant")
+            names[node] = _literal(float(constant))
+            continue
+        if node.op != "call_function" or not hasattr(node.target, "overloadpacket"):
+            raise Untranslatable(f"node {node.op} {node.target}")
+        value = node.meta.get("val")
+        if isinstance(value, torch.Tensor) and value.dtype not in (torch.float32, torch.bool):
+            raise Untranslatable(f"a {value.dtype} value ({node.target})")
+        key = f"{node.target.overloadpacket.__name__}.{node.target._overloadname}"
+        if key not in _OPS:
+            raise Untranslatable(f"the op {key}")
+        if key == "_to_copy.default" and node.kwargs.get("dtype") not in (None, torch.float32):
+            raise Untranslatable(f"a conversion to {node.kwargs.get('dtype')}")
+        args = [value_of(a) for a in node.args]
+        kwargs = {k: value_of(v) for k, v in node.kwargs.items()
+                  if k in ("alpha", "value", "min", "max")}
+        if "min" in kwargs:
+            kwargs["low"] = kwargs.pop("min")
+        if "max" in kwargs:
+            kwargs["high"] = kwargs.pop("max")
+        if key == "pow.Tensor_Scalar":
+            args[1] = node.args[1]  # the exponent as a number, not a C literal
+        if key in ("add.Tensor", "sub.Tensor") and "alpha" in node.kwargs:
+            kwargs["alpha"] = node.kwargs["alpha"]
+        if key == "full_like.default":
+            args = [args[0]]
+            kwargs = {"value": node.args[1]}
+        if key == "clamp.default":
+            kwargs.update(low=args[1] if len(args) > 1 else kwargs.get("low"),
+                          high=args[2] if len(args) > 2 else kwargs.get("high"))
+            args = args[:1]
+        name = f"t{len(lines)}"
+        lines.append(f"    const float {name} = {_OPS[key](*args, **kwargs)};")
+        names[node] = name
+    if not isinstance(result, torch.fx.Node):
+        raise Untranslatable("its output is not one tensor")
+    lines.append(f"    return {names[result]};")
+    return "\n".join(lines), max(len(floats) - 1, 0)
+
+
+def _translation_key(unit: Surrogate) -> Optional[str]:
+    """A key for :func:`sg_expression`'s result that changes with anything it depends on:
+    the source files of the unit's class and its bases, its attributes other than floats
+    (floats are runtime inputs), torch's version and this translator. None where a source
+    file cannot be read (a class defined in a notebook): that unit is traced every time."""
+    parts = [torch.__version__, inspect.getsource(sys.modules[__name__])]
+    try:
+        for cls in type(unit).__mro__[:-1]:
+            parts.append(f"{cls.__module__}.{cls.__qualname__}")
+            with open(inspect.getsourcefile(cls), "rb") as handle:
+                parts.append(hashlib.sha256(handle.read()).hexdigest())
+    except (OSError, TypeError):
+        return None
+    parts += [f"{name}={value!r}" for name, value in sorted(vars(unit).items()) if type(value) is not float]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_expression(unit: Surrogate) -> Tuple[str, int]:
+    """:func:`sg_expression`, kept on disk next to the kernels: tracing imports torch's
+    tracer and costs about a second per process, which each sweep worker would pay."""
+    key = _translation_key(unit)
+    path = None if key is None else os.path.join(_private_cache_dir(), f"sg_{key}.json")
+    if path is not None and os.path.exists(path):
+        try:
+            with open(path) as handle:
+                stored = json.load(handle)
+            return stored["body"], int(stored["count"])
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable: translate again and rewrite it
+    body, count = sg_expression(unit)
+    if path is not None:
+        temporary = f"{path}.{os.getpid()}"
+        with open(temporary, "w") as handle:
+            json.dump({"body": body, "count": count}, handle)
+        os.replace(temporary, path)
+    return body, count
+
+
+def c_source(unit: Surrogate, hidden: int, classes: int) -> Tuple[str, int]:
+    """The whole C file for ``unit``'s kernels at these layer sizes, and the number of the
+    unit's runtime floats."""
+    body, count = _cached_expression(unit)
+    sizes = f"#define HID {int(hidden)}\n#define CLS {int(classes)}\n"
+    sg = f"static inline float SG(float x, float thr, const float* p) {{\n    (void)p; (void)thr;\n{body}\n}}\n"
+    return _PRELUDE + sizes + sg + _KERNELS, count
+
+
+def cache_dir() -> str:
+    """The folder compiled kernels are cached in (one per user, on this machine)."""
+    try:
+        user = str(os.getuid())
+    except AttributeError:
+        user = os.environ.get("USERNAME", "user")
+    return os.path.join(tempfile.gettempdir(), f"sgexplore_native_{user}")
+
+
+def _private_cache_dir() -> str:
+    """:func:`cache_dir`, created private to this user, after checking that it is: a
+    library loaded from a folder that someone else can write to runs their code."""
+    folder = cache_dir()
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    status = os.lstat(folder)
+    if (not stat.S_ISDIR(status.st_mode) or (hasattr(os, "getuid") and status.st_uid != os.getuid())
+            or status.st_mode & 0o022):
+        raise RuntimeError(f"the kernel cache {folder} is not a folder private to this user "
+                           "(a link, another owner, or writable by others); remove it")
+    return folder
+
+
+def _compiler() -> Optional[str]:
+    return shutil.which(os.environ.get("CC", "cc"))
+
+
+@functools.lru_cache(maxsize=1)
+def _machine() -> str:
+    """What a ``-march=native`` build depends on: the architecture and the CPU's features."""
+    parts = [platform.machine(), platform.system()]
+    try:
+        with open("/proc/cpuinfo") as info:
+            parts += sorted({line for line in info if line.startswith(("flags", "model name", "Features"))})
+    except OSError:
+        parts.append(platform.processor())
+    return "\n".join(parts)
+
+
+_FLAGS = ["-O3", "-shared", "-fPIC", "-ffp-contract=off", "-fno-math-errno"]
+
+
+_failure: List[str] = []  # why building a kernel failed here, once it has
+
+
+def unavailable_reason() -> Optional[str]:
+    """Why the native kernels cannot run here, or None if they can."""
+    if _failure:
+        return _failure[0]
+    if os.environ.get(ENV_SWITCH, "1") == "0":
+        return f"{ENV_SWITCH}=0 turns it off"
+    if os.name != "posix":
+        return "native kernels are built on POSIX systems only"
+    if _compiler() is None:
+        return f"no C compiler ({os.environ.get('CC', 'cc')!r} not found; set CC)"
+    return None
+
+
+def _build(source: str) -> str:
+    """Compile ``source`` to a shared library in :func:`cache_dir` (once per source,
+    compiler and machine) and return its path."""
+    compiler = _compiler()
+    key = hashlib.sha256("\0".join([source, compiler, " ".join(_FLAGS), _machine()]).encode()).hexdigest()[:20]
+    folder = _private_cache_dir()
+    path = os.path.join(folder, f"sgx_{key}.so")
+    if os.path.exists(path):
+        return path
+    with tempfile.TemporaryDirectory(dir=folder) as work:
+        c_file = os.path.join(work, "kernel.c")
+        with open(c_file, "w") as handle:
+            handle.write(source)
+        built = os.path.join(work, "kernel.so")
+        errors = ""
+        for extra in (["-march=native"], []):  # not every compiler knows -march=native
+            run = subprocess.run([compiler, *_FLAGS, *extra, c_file, "-o", built, "-lm"],
+                                 capture_output=True, text=True, timeout=120)
+            if run.returncode == 0:
+                break
+            errors = run.stderr.strip()
+        else:
+            raise RuntimeError(f"compiling the native kernel failed: {errors[-500:]}")
+        os.replace(built, path)  # atomic: a concurrent worker sees the whole file or none
+    return path
+
+
+_I64, _F32, _P = ctypes.c_int64, ctypes.c_float, ctypes.c_void_p
+
+
+class NativeKernel:
+    """The compiled forward, backward and surrogate functions for one unit surrogate
+    (``grad_scale`` 1; each configuration's scale is a kernel argument)."""
+
+    def __init__(self, unit: Surrogate, hidden: int = 64, classes: int = 4):
+        source, count = c_source(unit, hidden, classes)
+        library = ctypes.CDLL(_build(source))  # ctypes releases the GIL during each call
+        self.forward_fn = library.sgx_forward
+        self.forward_fn.argtypes = [_I64] * 5 + [_P] * 5 + [_F32, _F32, ctypes.c_int] + [_P] * 2
+        self.forward_fn.restype = ctypes.c_int
+        self.backward_fn = library.sgx_backward
+        self.backward_fn.argtypes = [_I64] * 6 + [_P] * 6 + [_F32, _F32, ctypes.c_int] + [_P] * 5
+        self.backward_fn.restype = ctypes.c_int
+        self.surrogate_fn = library.sgx_surrogate
+        self.surrogate_fn.argtypes = [_I64, _P, _F32, _P, _P]
+        self.surrogate_fn.restype = None
+        self.unit, self.count, self.hidden, self.classes = unit, count, hidden, classes
+
+    def params(self, spike_threshold: float) -> torch.Tensor:
+        """The unit's runtime floats (threshold excluded) as the kernel reads them."""
+        floats = _runtime_floats((self.unit, torch.zeros(1), float(spike_threshold)))[:-1]
+        return torch.tensor(floats if floats else [0.0], dtype=torch.float32)
+
+    def surrogate(self, v_mem: torch.Tensor, spike_threshold: float) -> torch.Tensor:
+        """The C surrogate at ``v_mem`` (float32): what the backward kernel uses."""
+        v = v_mem.detach().to(torch.float32).contiguous()
+        out = torch.empty_like(v)
+        params = self.params(spike_threshold)
+        self.surrogate_fn(v.numel(), v.data_ptr(), spike_threshold, params.data_ptr(), out.data_ptr())
+        return out
+
+    def check(self, spike_threshold: float) -> Optional[str]:
+        """None if the C surrogate matches ``unit.grad`` on a probe (float32, within
+        ``1e-5`` of the peak plus ``2e-5`` relative), else what differs."""
+        scale = self.unit.length_scale(spike_threshold)
+        v = spike_threshold + torch.cat([torch.linspace(-12.0, 12.0, 4001) * scale,
+                                         torch.linspace(-50.0, 50.0, 201) * max(spike_threshold, 1.0),
+                                         torch.tensor([0.0, 1e-7, -1e-7])])
+        v = v.to(torch.float32)
+        expected = self.unit.grad(v, spike_threshold).to(torch.float32)
+        got = self.surrogate(v, spike_threshold)
+        peak = float(expected.abs().max())
+        error = (got - expected).abs() - (1e-5 * peak + 2e-5 * expected.abs())
+        if not torch.isfinite(got).equal(torch.isfinite(expected)) or float(error.max()) > 0:
+            worst = int(torch.argmax(error))
+            return (f"at v = {float(v[worst]):.6g} the C surrogate gives {float(got[worst]):.6g}, "
+                    f"its grad {float(expected[worst]):.6g}")
+        return None
+
+
+@functools.lru_cache(maxsize=256)
+def _kernel(unit: Surrogate, spike_threshold: float, hidden: int, classes: int) -> Optional[NativeKernel]:
+    try:
+        kernel = NativeKernel(unit, hidden, classes)
+    except Untranslatable:
+        return None
+    except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+        # a broken compiler or a full disk: say so once, and train with PyTorch from here on
+        _failure.append(f"building a native kernel failed: {str(error)[:300]}")
+        warnings.warn(f"sgexplore.native: {_failure[0]}; the ensemble trains with PyTorch instead "
+                      "(same results up to rounding, slower)", RuntimeWarning, stacklevel=3)
+        return None
+    difference = kernel.check(spike_threshold)
+    if difference is not None:  # a translator bug: never train with it
+        warnings.warn(f"sgexplore.native: the C translation of {unit!r} differs from its grad "
+                      f"({difference}); that surrogate trains with PyTorch", RuntimeWarning, stacklevel=3)
+        return None
+    return kernel
+
+
+def kernels_for(units: Sequence[Surrogate], spike_threshold: float, hidden: int,
+                classes: int) -> Optional[List[NativeKernel]]:
+    """One checked kernel per unit surrogate for a network of ``hidden`` units and
+    ``classes`` outputs, or None if the native path cannot serve them all (not available
+    here, an untranslatable ``grad``, or a kernel that fails its check)."""
+    if unavailable_reason() is not None:
+        return None
+    kernels = [_kernel(unit, float(spike_threshold), int(hidden), int(classes)) for unit in units]
+    return None if any(k is None for k in kernels) else kernels

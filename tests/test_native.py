@@ -1,0 +1,238 @@
+"""sgexplore.native: the C kernels of the ensemble's one-layer network.
+
+Two references, neither of which shares code with the kernels:
+* each surrogate's own ``grad`` (PyTorch), for the C translation of it;
+* the ensemble's PyTorch path (``SGEXPLORE_NATIVE=0``), itself held to ``train()`` by
+  tests/test_ensemble.py, for whole training runs.
+Runs are well-behaved (no exploding gradients), so the two paths' rounding differences
+stay at the last bits and the stated relative tolerances hold on any machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import warnings
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from sgexplore import ensemble, native, surrogates
+from sgexplore.params import params_of
+from sgexplore.surrogates import (ArcTan, Box, FastSigmoid, Gaussian, SigmoidDerivative, SingleExponential,
+                                  Surrogate, Triangle)
+from sgexplore.train import TrainConfig
+
+SMALL = dict(task="randman", classes=3, units=10, time_steps=20, samples_per_class=30,
+             hidden=(16,), batch_size=16, steps=12, test_every=4, weight_scale=2.0)
+
+
+@pytest.fixture
+def kernels_here(unavailable):
+    """Skip (fail under CI) where the native kernels cannot be built."""
+    reason = native.unavailable_reason()
+    if reason is not None:
+        unavailable(f"native kernels unavailable: {reason}")
+
+
+def _slider_settings(cls, rng: random.Random):
+    """A random setting of ``cls``'s parameters on their sliders (log sliders in log)."""
+    values = {}
+    for name, declaration in params_of(cls).items():
+        if declaration.choices is not None or name == "grad_scale":
+            continue
+        low, high, _ = declaration.slider
+        if declaration.log:
+            values[name] = 10 ** rng.uniform(math.log10(low), math.log10(high))
+        else:
+            values[name] = rng.uniform(low, high)
+    return values
+
+
+@pytest.mark.parametrize("name", sorted(surrogates.registry()))
+def test_every_builtin_surrogate_is_translated_and_its_c_values_match_its_grad(name, kernels_here):
+    cls = surrogates.registry()[name]
+    rng = random.Random(name)
+    settings = [{}] + [_slider_settings(cls, rng) for _ in range(3)]
+    for values in settings:
+        try:
+            unit = cls(**values)
+        except ValueError:  # a combination the class refuses (e.g. a lobe wider than allowed)
+            continue
+        kernel = native.NativeKernel(unit, 16, 3)
+        for thr in (0.5, 1.0, 2.0):
+            scale = unit.length_scale(thr)
+            v = (thr + torch.linspace(-8.0, 8.0, 3001) * scale).to(torch.float32)
+            expected = unit.grad(v, thr).to(torch.float32)
+            got = kernel.surrogate(v, thr)
+            peak = float(expected.abs().max())
+            # float32 rounding of a chain of ops (and a 2-ulp exp): 2e-5 relative, 1e-6 of the peak
+            torch.testing.assert_close(got, expected, rtol=2e-5, atol=1e-6 * peak + 1e-30,
+                                       msg=lambda m: f"{unit!r} at thr={thr}: {m}")
+
+
+def test_the_c_exp_is_within_two_ulp_and_flushes_below_e_to_the_minus_87(kernels_here, own_registry):
+    @surrogates.register
+    @dataclass(frozen=True)
+    class PlainExp(Surrogate):
+        def grad(self, v_mem, spike_threshold):
+            return torch.exp(v_mem - spike_threshold)
+
+    kernel = native.NativeKernel(PlainExp(), 16, 3)
+    x = torch.linspace(-86.9, 88.7, 200001, dtype=torch.float32)
+    exact = torch.exp(x.double())
+    got = kernel.surrogate(x, 0.0).double()
+    ulp = torch.abs(torch.nextafter(exact.float(), torch.tensor(math.inf)).double() - exact.float().double())
+    assert float(((got - exact).abs() / ulp).max()) <= 2.0
+    edges = torch.tensor([-1000.0, -87.0, -87.5, 88.8, 1000.0, math.inf, -math.inf, math.nan])
+    assert kernel.surrogate(edges, 0.0).tolist()[:7] == [0.0, 0.0, 0.0, math.inf, math.inf, math.inf, 0.0]
+    assert math.isnan(kernel.surrogate(edges, 0.0)[7])
+
+
+def _all_steps(configs):
+    return list(ensemble.train_many(configs))
+
+
+def _assert_close_runs(native_steps, torch_steps):
+    assert len(native_steps) == len(torch_steps)
+    for step, (mine, theirs) in enumerate(zip(native_steps, torch_steps), 1):
+        for k, (a, b) in enumerate(zip(mine, theirs)):
+            where = f"step {step}, config {k}"
+            assert (a is None) == (b is None), where
+            if a is None:
+                continue
+            assert (a.step, a.status) == (b.step, b.status), where
+            assert a.loss == pytest.approx(b.loss, rel=1e-5), where
+            assert a.accuracy == pytest.approx(b.accuracy, abs=1.01 / 16), where  # one sample at most
+            assert a.grad_norms == pytest.approx(b.grad_norms, rel=1e-4), where
+            assert a.spike_rates == pytest.approx(b.spike_rates, rel=1e-5, abs=1e-7), where
+            assert (a.test_loss is None) == (b.test_loss is None), where
+            if b.test_loss is not None:
+                assert a.test_loss == pytest.approx(b.test_loss, rel=1e-5), where
+                assert a.test_accuracy == pytest.approx(b.test_accuracy, abs=1.01 / 30), where
+
+
+SHAPES = [FastSigmoid(slope=10.0, grad_scale=0.5), SigmoidDerivative(slope=4.0, grad_scale=2.5),
+          Triangle(grad_width=0.5), Gaussian(sigma=0.3, grad_scale=0.4), ArcTan(alpha=2.0, grad_scale=0.3),
+          SingleExponential(grad_width=0.3), Box(grad_width=0.4), FastSigmoid(slope=10.0, grad_scale=1.5)]
+
+
+@pytest.mark.parametrize("reset", ["subtract", "none"])
+def test_training_with_the_kernels_matches_the_pytorch_path(reset, kernels_here, monkeypatch):
+    base = TrainConfig(**SMALL, reset=reset)
+    configs = [dataclasses.replace(base, surrogate=shape, detach_reset=detach, lr=(0.003, 0.01, 0.03)[n % 3],
+                                   seed=n % 2)
+               for n, shape in enumerate(SHAPES) for detach in (True, False)]
+    configs[3] = dataclasses.replace(configs[3], steps=7, test_every=3)
+    native_steps = _all_steps(configs)
+    monkeypatch.setenv(native.ENV_SWITCH, "0")
+    torch_steps = _all_steps(configs)
+    _assert_close_runs(native_steps, torch_steps)
+
+
+def _stack(config: TrainConfig):
+    data = ensemble._Data([config])
+    return ensemble._Stack([config], [0], data.n_in)
+
+
+def test_the_sweeps_network_takes_the_kernels_and_other_networks_do_not(kernels_here):
+    base = TrainConfig(**SMALL)
+    assert _stack(base).kernels is not None
+    assert _stack(dataclasses.replace(base, reset="none")).kernels is not None
+    for change in (dict(reset="zero"), dict(recurrent=True), dict(hidden=(12, 8)), dict(mode="multi")):
+        assert _stack(dataclasses.replace(base, **change)).kernels is None, change
+
+
+def test_the_switch_turns_the_kernels_off(monkeypatch):
+    monkeypatch.setenv(native.ENV_SWITCH, "0")
+    assert native.ENV_SWITCH in native.unavailable_reason()
+    assert _stack(TrainConfig(**SMALL)).kernels is None
+
+
+def test_without_a_compiler_the_ensemble_trains_with_pytorch(monkeypatch):
+    monkeypatch.setenv("CC", "/nonexistent/sgexplore-test-cc")
+    assert "no C compiler" in native.unavailable_reason()
+    config = TrainConfig(**SMALL)
+    assert _stack(config).kernels is None
+    steps = list(ensemble.train_many([config]))
+    assert len(steps) == config.steps and math.isfinite(steps[-1][0].loss)
+
+
+def test_a_failed_build_warns_once_and_falls_back(monkeypatch, kernels_here):
+    monkeypatch.setattr(native, "_failure", [])
+    native._kernel.cache_clear()
+
+    def broken(source):
+        raise RuntimeError("compiling the native kernel failed: test")
+
+    monkeypatch.setattr(native, "_build", broken)
+    try:
+        with pytest.warns(RuntimeWarning, match="trains with PyTorch instead"):
+            assert native.kernels_for([FastSigmoid()], 1.0, 16, 3) is None
+        assert "failed" in native.unavailable_reason()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert native.kernels_for([Triangle()], 1.0, 16, 3) is None  # no second warning
+    finally:
+        native._kernel.cache_clear()
+
+
+def test_a_surrogate_the_translator_cannot_write_trains_with_pytorch(own_registry, monkeypatch, kernels_here):
+    @surrogates.register
+    @dataclass(frozen=True)
+    class TanhBump(Surrogate):
+        width: float = 0.5
+
+        def grad(self, v_mem, spike_threshold):
+            return 1 - torch.tanh((v_mem - spike_threshold) / self.width) ** 2
+
+    with pytest.raises(native.Untranslatable, match="tanh"):
+        native.sg_expression(TanhBump())
+    config = TrainConfig(**SMALL, surrogate=TanhBump())
+    assert _stack(config).kernels is None
+    mine = [step[0] for step in ensemble.train_many([config])]
+    monkeypatch.setenv(native.ENV_SWITCH, "0")
+    theirs = [step[0] for step in ensemble.train_many([config])]
+    assert [(r.loss, r.grad_norms) for r in mine] == [(r.loss, r.grad_norms) for r in theirs]
+
+
+def test_a_surrogate_holding_a_tensor_is_not_compiled(own_registry, kernels_here):
+    # a tensor (or any object) could change in place and leave a compiled kernel stale
+    @dataclass(frozen=True, eq=False)
+    class Scaled(Surrogate):
+        scale: torch.Tensor = None
+
+        def grad(self, v_mem, spike_threshold):
+            return self.scale * torch.exp(-(v_mem - spike_threshold) ** 2)
+
+    with pytest.raises(native.Untranslatable, match="scale"):
+        native.sg_expression(Scaled(scale=torch.tensor(2.0)))
+
+
+def test_a_kernel_that_fails_its_check_is_not_used(monkeypatch, kernels_here):
+    native._kernel.cache_clear()
+    monkeypatch.setattr(native.NativeKernel, "check", lambda self, thr: "differs (test)")
+    try:
+        with pytest.warns(RuntimeWarning, match="differs from its grad"):
+            assert native.kernels_for([Gaussian(sigma=0.3)], 1.0, 16, 3) is None
+    finally:
+        native._kernel.cache_clear()
+
+
+def test_a_kernel_cache_others_can_write_to_is_refused(monkeypatch, tmp_path, kernels_here):
+    shared = tmp_path / "cache"
+    shared.mkdir()
+    shared.chmod(0o777)  # anyone could plant a library here
+    monkeypatch.setattr(native, "cache_dir", lambda: str(shared))
+    monkeypatch.setattr(native, "_failure", [])
+    native._kernel.cache_clear()
+    native._cached_expression.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="not a folder private to this user"):
+            assert native.kernels_for([FastSigmoid(slope=7.0)], 1.0, 16, 3) is None
+        assert list(shared.iterdir()) == []  # nothing was written, nothing loaded
+    finally:
+        native._kernel.cache_clear()
+        native._cached_expression.cache_clear()
