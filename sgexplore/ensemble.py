@@ -32,7 +32,8 @@ reset or none, single spikes, float32 on the CPU) goes further: its hidden layer
 readout currents run as one compiled C loop each way (:class:`_NativeNetwork`,
 :mod:`sgexplore.native`), the surrogate translated from its own ``grad``. Where that is not
 possible (no C compiler, ``SGEXPLORE_NATIVE=0``, a ``grad`` the translator does not know) the
-PyTorch layers above run instead, with the same results up to float rounding.
+PyTorch layers above run instead, with the same results up to float rounding. The kernels run
+on one thread (``threads`` sets PyTorch's, for the rest of the step).
 BENCHMARKS.md (Sweep) has the speed against one ``train()`` per run.
 """
 
@@ -517,29 +518,30 @@ class _Stack:
         self._settle(index.device)
 
     def forward(self, inputs: _InputSpikes, record: bool = False):
-        """Readout membranes ``(N, T, B, C)`` (and each hidden layer's spike rate ``(N,)``) for the inputs."""
+        """Logits ``(N, B, C)``: the readout membranes' maximum over time (and each hidden
+        layer's spike rate ``(N,)``) for the inputs."""
         rates = []  # each hidden layer's spike rate (N,)
         x = None
         if self.kernels is not None and torch.is_grad_enabled():
-            currents, rate = _NativeNetwork.apply(self.layer_params[0][0], self.layer_params[1][0],
-                                                  inputs, self.spec, self.kernels)
-            rates.append(rate)
-        elif self.kernels is not None:
-            currents, rate, *_ = _native_forward(self.layer_params[0][0], self.layer_params[1][0], inputs,
-                                                 self.spec, self.kernels, rates=record)
-            rates.append(rate)
-        else:
-            for layer in self.layer_params[:-1]:
-                recurrent = layer[1] if len(layer) > 1 else None
-                currents = (_SpikeCurrents.apply(layer[0], inputs) if x is None
-                            else _PerConfigLinear.apply(x, layer[0]))
-                x = LIFEnsemble.apply(currents, recurrent, self.spec)
-                rates.append(x.detach().mean((1, 2, 3)))
-            currents = _PerConfigLinear.apply(x, self.layer_params[-1][0])
+            logits, rate = _NativeNetwork.apply(self.layer_params[0][0], self.layer_params[1][0],
+                                                inputs, self.spec, self.kernels)
+            return (logits, [rate]) if record else logits
+        if self.kernels is not None:
+            logits, rate, *_ = _native_forward(self.layer_params[0][0], self.layer_params[1][0], inputs,
+                                               self.spec, self.kernels, rates=record)
+            return (logits, [rate]) if record else logits
+        for layer in self.layer_params[:-1]:
+            recurrent = layer[1] if len(layer) > 1 else None
+            currents = (_SpikeCurrents.apply(layer[0], inputs) if x is None
+                        else _PerConfigLinear.apply(x, layer[0]))
+            x = LIFEnsemble.apply(currents, recurrent, self.spec)
+            rates.append(x.detach().mean((1, 2, 3)))
+        currents = _PerConfigLinear.apply(x, self.layer_params[-1][0])
         n, steps, batch, classes = currents.shape
         kernel = decay_kernel(steps, self.spec.beta, currents.dtype, currents.device)
         readout = torch.matmul(kernel, currents.view(n, steps, batch * classes)).view(currents.shape)
-        return (readout, rates) if record else readout
+        logits = readout.amax(1)
+        return (logits, rates) if record else logits
 
     @torch.no_grad()
     def adam_step(self, step_count: int, betas=(0.9, 0.999), eps: float = 1e-8) -> None:
@@ -568,31 +570,32 @@ class _Stack:
 
 
 class _NativeNetwork(torch.autograd.Function):
-    """The hidden layer and the readout's currents of N one-layer networks in one C call
-    each way (:mod:`sgexplore.native`): input spikes -> readout currents ``(N, T, B, C)``,
-    with each configuration's hidden spike rate ``(N,)`` as a second, non-differentiable
-    output.
+    """N one-layer networks in one C call each way (:mod:`sgexplore.native`): input
+    spikes -> logits ``(N, B, C)`` (the readout's maximum over time), with each
+    configuration's hidden spike rate ``(N,)`` as a second, non-differentiable output.
 
     The same arithmetic as :class:`_SpikeCurrents`, :class:`LIFEnsemble` (its linear
-    backward) and :class:`_PerConfigLinear` together, summed in another order. The
-    backward recomputes the membranes sample by sample instead of keeping them.
+    backward), :class:`_PerConfigLinear`, the readout's leaky integration (a recurrence here,
+    a matmul with :func:`~sgexplore.snn.decay_kernel` there) and ``amax`` over time (its
+    gradient shared by tied time steps, as ``amax``'s is), summed in another order. The
+    backward recomputes each sample instead of keeping its membranes.
     """
 
     @staticmethod
     def forward(ctx, weight_in, weight_out, inputs: _InputSpikes, spec: _LayerSpec, kernels):
-        out, rates, lists, w_in_t, w_out = _native_forward(weight_in, weight_out, inputs, spec, kernels,
-                                                           rates=True)
+        logits, rates, lists, w_in_t, w_out, readouts = _native_forward(weight_in, weight_out, inputs, spec,
+                                                                        kernels, rates=True, keep=True)
         ctx.mark_non_differentiable(rates)
-        ctx.save_for_backward(w_in_t, w_out)
-        ctx.lists, ctx.spec, ctx.kernels = lists, spec, kernels
-        return out, rates
+        ctx.save_for_backward(w_in_t, w_out, logits, readouts)
+        ctx.lists, ctx.spec, ctx.kernels, ctx.steps = lists, spec, kernels, inputs.steps
+        return logits, rates
 
     @staticmethod
-    def backward(ctx, grad_out, _grad_rates):
-        w_in_t, w_out = ctx.saved_tensors
+    def backward(ctx, grad_logits, _grad_rates):
+        w_in_t, w_out, logits, readouts = ctx.saved_tensors
         spec, (times, units, values) = ctx.spec, ctx.lists
         n, batch, per_sample = times.shape
-        grad_out = grad_out.contiguous()
+        grad_logits = grad_logits.contiguous()
         grad_in_t = torch.zeros_like(w_in_t)
         grad_out_weight = torch.zeros_like(w_out)
         keep = spec.keep.reshape(-1).contiguous()
@@ -601,9 +604,9 @@ class _NativeNetwork(torch.autograd.Function):
         for kernel, size in zip(ctx.kernels, spec.sizes):
             params = kernel.params(spec.spike_threshold)
             failed = kernel.backward_fn(
-                start, start + size, batch, grad_out.shape[1], w_in_t.shape[1], per_sample,
+                start, start + size, batch, ctx.steps, w_in_t.shape[1], per_sample,
                 times.data_ptr(), units.data_ptr(), values.data_ptr(), w_in_t.data_ptr(), w_out.data_ptr(),
-                grad_out.data_ptr(), spec.spike_threshold, spec.beta, spec.reset == "subtract",
+                logits.data_ptr(), readouts.data_ptr(), grad_logits.data_ptr(), spec.spike_threshold, spec.beta, spec.reset == "subtract",
                 keep.data_ptr(), scales.data_ptr(), params.data_ptr(), grad_in_t.data_ptr(),
                 grad_out_weight.data_ptr())
             if failed:
@@ -612,26 +615,30 @@ class _NativeNetwork(torch.autograd.Function):
         return grad_in_t.transpose(1, 2), grad_out_weight, None, None, None
 
 
-def _native_forward(weight_in, weight_out, inputs: _InputSpikes, spec: _LayerSpec, kernels, rates: bool):
-    """The native forward: readout currents ``(N, T, B, C)``, the hidden spike rates
-    ``(N,)`` (None unless ``rates``), and the contiguous inputs its backward reads."""
+def _native_forward(weight_in, weight_out, inputs: _InputSpikes, spec: _LayerSpec, kernels, rates: bool,
+                    keep: bool = False):
+    """The native forward: logits ``(N, B, C)``, the hidden spike rates ``(N,)`` (None
+    unless ``rates``), the contiguous inputs its backward reads, and (if ``keep``, else None)
+    the readout membranes ``(N, B, T, C)`` it reads too."""
     n, hidden, n_in = weight_in.shape
     classes = weight_out.shape[1]
     batch, steps = inputs.times.shape[1], inputs.steps
-    times, units = inputs.times.contiguous(), inputs.units.contiguous()
+    times, units = inputs.times.to(torch.int64).contiguous(), inputs.units.to(torch.int64).contiguous()
     values = inputs.values.to(torch.float32).contiguous()
     w_in_t = weight_in.detach().transpose(1, 2).contiguous()
     w_out = weight_out.detach().contiguous()
-    out = torch.empty(n, steps, batch, classes)
+    logits = torch.empty(n, batch, classes)
     counts = torch.zeros(n, dtype=torch.int64) if rates else None
+    readouts = torch.empty(n, batch, steps, classes) if keep else None
     failed = kernels[0].forward_fn(
         n, batch, steps, n_in, times.shape[2], times.data_ptr(), units.data_ptr(), values.data_ptr(),
         w_in_t.data_ptr(), w_out.data_ptr(), spec.spike_threshold, spec.beta, spec.reset == "subtract",
-        None if counts is None else counts.data_ptr(), out.data_ptr())
+        None if counts is None else counts.data_ptr(), logits.data_ptr(),
+        None if readouts is None else readouts.data_ptr())
     if failed:
         raise MemoryError("the native forward kernel could not allocate its buffer")
     spike_rates = None if counts is None else counts.to(torch.float32) / (steps * batch * hidden)
-    return out, spike_rates, (times, units, values), w_in_t, w_out
+    return logits, spike_rates, (times, units, values), w_in_t, w_out, readouts
 
 
 class _Data:
@@ -723,8 +730,7 @@ def _step(stack: _Stack, data: _Data, step: int, start: float) -> Tuple[Dict[int
     those that go on."""
     config = stack.configs[0]
     x, y = data.batch(stack, config.batch_size)
-    readout, rates = stack.forward(x, record=True)
-    logits = readout.amax(1)                                              # (N, B, C)
+    logits, rates = stack.forward(x, record=True)                        # (N, B, C)
     n, batch, classes = logits.shape
     losses = F.cross_entropy(logits.reshape(n * batch, classes), y.reshape(-1),
                              reduction="none").view(n, batch).mean(1)
@@ -756,7 +762,7 @@ def _test_metrics(stack: _Stack, data: _Data) -> Tuple[List[float], List[float]]
     """Each configuration's test accuracy and test cross-entropy (as ``train()`` reports them)."""
     x, y = data.test_set(stack)
     with torch.no_grad():
-        logits = stack.forward(x).amax(1)                                 # (N, B, C)
+        logits = stack.forward(x)                                         # (N, B, C)
         n, batch, classes = logits.shape
         loss = F.cross_entropy(logits.reshape(n * batch, classes), y.reshape(-1),
                                reduction="none").view(n, batch).mean(1)

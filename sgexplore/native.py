@@ -5,8 +5,9 @@
 ops) and the backward recurrence each read and write the whole tensor again. For the
 network the sweeps train (one hidden layer, no recurrent weights, the subtract reset or
 none, single spikes, float32 on the CPU) this module compiles one C function for the
-forward pass (input spikes -> LIF -> readout currents) and one for the backward pass
-(readout gradients -> surrogate derivative -> recurrence -> weight gradients), each
+forward pass (input spikes -> LIF -> readout -> its maximum over time, the logits) and one
+for the backward pass (logit gradients -> readout -> surrogate derivative -> recurrence ->
+weight gradients), each
 looping over configurations and samples with one sample's ``(T, H)`` block in cache.
 
 **The surrogate is not rewritten by hand.** Its ``grad`` method is traced to an ATen graph
@@ -24,9 +25,11 @@ What differs from the PyTorch path (``tests/test_native.py`` holds the two toget
   the order of the units), and the C is compiled with ``-ffp-contract=off``, so results do
   not depend on the CPU's vector width; they differ from PyTorch's in the last bits.
 
-Compiling needs a C compiler (``$CC``, else ``cc``) on a POSIX system; a kernel takes about
-half a second to build and is cached on disk (:func:`cache_dir`) per source, compiler and
-machine. ``SGEXPLORE_NATIVE=0`` turns the native path off. :func:`unavailable_reason` says
+Compiling needs a C compiler (``$CC``, else ``cc``) on a POSIX system. A kernel takes about
+0.3 s to compile, plus, once per process, about 1 s to import torch's tracer where the
+translation is not cached yet; both are cached on disk (:func:`cache_dir`), per source (the
+surrogate's translation and the layer sizes), compiler and machine. The loops run on one
+thread: a sweep's parallelism is its worker processes. ``SGEXPLORE_NATIVE=0`` turns the native path off. :func:`unavailable_reason` says
 why it cannot run here; the ensemble then uses PyTorch, with the same results up to rounding.
 """
 
@@ -44,6 +47,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -68,6 +72,7 @@ _PRELUDE = r"""
    flushed exp), +inf above float32's range, NaN for NaN. Branch-free, so loops vectorise. */
 static inline float sg_exp(float x) {
     float xc = x < -87.0f ? -87.0f : (x > 88.72283935546875f ? 88.72283935546875f : x);
+    xc = x != x ? 0.0f : xc;             /* converting a NaN to int is undefined in C */
     float t = xc * 1.44269504088896341f + 12582912.0f;   /* round(x / ln 2) by 1.5 * 2**23 */
     float n = t - 12582912.0f;
     float r = xc - n * 0.693359375f;
@@ -87,7 +92,8 @@ static inline float sg_exp(float x) {
     float e = y * scale;
     e = top ? e * 2.0f : e;
     e = x <= -87.0f ? 0.0f : e;
-    return x > 88.72283935546875f ? INFINITY : e;   /* a NaN stays NaN through every step */
+    e = x > 88.72283935546875f ? INFINITY : e;
+    return x != x ? x : e;
 }
 """
 
@@ -96,7 +102,7 @@ _KERNELS = r"""
    them then unroll and vectorise without remainders or runtime alias checks.
    Layouts (contiguous): times, units (N, B, M) int64 and values (N, B, M) float: each
    sample's input spikes, padded with value 0; w_in_t (N, I, HID); w_out (N, CLS, HID);
-   out and g_out (N, T, B, CLS). */
+   logits and g_logits (N, B, CLS). */
 
 static void input_currents(int64_t n, int64_t b, int64_t B, int64_t T, int64_t I, int64_t M,
                            const int64_t* restrict times, const int64_t* restrict units,
@@ -113,13 +119,13 @@ static void input_currents(int64_t n, int64_t b, int64_t B, int64_t T, int64_t I
     }
 }
 
-/* The LIF layer of sample (n, b) over time: membranes before the reset into u (T, HID),
-   the readout currents into out (if not NULL), and the count of spikes. */
+/* The LIF layer of sample (n, b) over time: membranes before the reset into u (T, HID), the
+   readout currents into oc (T, CLS) unless it is NULL, and the count of spikes. */
 static int64_t lif_sample(int64_t n, int64_t b, int64_t B, int64_t T, int64_t I, int64_t M,
                           const int64_t* restrict times, const int64_t* restrict units,
                           const float* restrict values, const float* restrict w_in_t,
                           const float* restrict w_out, float thr, float beta, int subtract,
-                          float* restrict u, float* restrict out) {
+                          float* restrict u, float* restrict oc) {
     input_currents(n, b, B, T, I, M, times, units, values, w_in_t, u);
     const float* restrict wo = w_out + n * CLS * HID;
     float v[HID];
@@ -136,10 +142,10 @@ static int64_t lif_sample(int64_t n, int64_t b, int64_t B, int64_t T, int64_t I,
             ut[h] = now;
         }
         count += fired_here;
-        if (!out) continue;
+        if (!oc) continue;
         /* spikes are 0 or 1: a readout current is the sum of the weights of the units that
            fired, in the order of the units */
-        float o[CLS];
+        float* restrict o = oc + t * CLS;
         for (int c = 0; c < CLS; c++) o[c] = 0.0f;
         if (fired_here) {
             int fired_at[HID], k = 0;
@@ -150,26 +156,46 @@ static int64_t lif_sample(int64_t n, int64_t b, int64_t B, int64_t T, int64_t I,
             for (int j = 0; j < k; j++)
                 for (int c = 0; c < CLS; c++) o[c] += wo[c * HID + fired_at[j]];
         }
-        memcpy(out + ((n * T + t) * B + b) * CLS, o, sizeof o);
     }
     return count;
 }
 
-/* Readout currents of every sample, and each configuration's spike count (counts may be
-   NULL). Nothing else is kept: the backward recomputes the membranes, sample by sample,
-   which costs less than writing them to memory and reading them back. */
+/* The readout: a leaky integrator r[t] = beta r[t-1] + oc[t] of the readout currents (into
+   r, (T, CLS)), and its maximum over time, the logits (a NaN anywhere makes the maximum NaN,
+   as torch.amax does). */
+static void readout_max(int64_t T, float beta, const float* restrict oc, float* restrict r,
+                        float* restrict logits) {
+    float level[CLS];
+    for (int c = 0; c < CLS; c++) { level[c] = 0.0f; logits[c] = -INFINITY; }
+    for (int64_t t = 0; t < T; t++)
+        for (int c = 0; c < CLS; c++) {
+            level[c] = beta * level[c] + oc[t * CLS + c];
+            r[t * CLS + c] = level[c];
+            if (level[c] > logits[c] || level[c] != level[c]) logits[c] = level[c];
+        }
+}
+
+/* Logits (N, B, CLS) of every sample, each configuration's spike count (counts may be
+   NULL), and the readout membranes (N, B, T, CLS) for the backward (readouts may be NULL).
+   The hidden membranes are not kept: the backward recomputes them sample by sample, which
+   costs less than writing them to memory and reading them back. */
 int sgx_forward(int64_t N, int64_t B, int64_t T, int64_t I, int64_t M,
                 const int64_t* restrict times, const int64_t* restrict units,
                 const float* restrict values, const float* restrict w_in_t,
                 const float* restrict w_out, float thr, float beta, int subtract,
-                int64_t* restrict counts, float* restrict out) {
-    float* u = malloc(sizeof(float) * T * HID);
+                int64_t* restrict counts, float* restrict logits, float* restrict readouts) {
+    float* u = malloc(sizeof(float) * T * (HID + 2 * CLS));
     if (!u) return 1;
+    float* restrict oc = u + T * HID;
+    float* restrict scratch = oc + T * CLS;
     for (int64_t n = 0; n < N; n++) {
         int64_t count = 0;
-        for (int64_t b = 0; b < B; b++)
+        for (int64_t b = 0; b < B; b++) {
             count += lif_sample(n, b, B, T, I, M, times, units, values, w_in_t, w_out, thr, beta,
-                                subtract, u, out);
+                                subtract, u, oc);
+            float* restrict r = readouts ? readouts + (n * B + b) * T * CLS : scratch;
+            readout_max(T, beta, oc, r, logits + (n * B + b) * CLS);
+        }
         if (counts) counts[n] = count;
     }
     free(u);
@@ -179,12 +205,14 @@ int sgx_forward(int64_t N, int64_t B, int64_t T, int64_t I, int64_t M,
 int sgx_backward(int64_t n0, int64_t n1, int64_t B, int64_t T, int64_t I, int64_t M,
                  const int64_t* restrict times, const int64_t* restrict units,
                  const float* restrict values, const float* restrict w_in_t,
-                 const float* restrict w_out, const float* restrict g_out, float thr, float beta,
+                 const float* restrict w_out, const float* restrict logits,
+                 const float* restrict readouts, const float* restrict g_logits, float thr, float beta,
                  int subtract, const float* restrict keep, const float* restrict scale,
                  const float* restrict p, float* restrict g_w_in_t, float* restrict g_w_out) {
-    float* u = malloc(sizeof(float) * 2 * T * HID);
+    float* u = malloc(sizeof(float) * T * (2 * HID + CLS));
     if (!u) return 1;
     float* restrict g_cur = u + T * HID;
+    float* restrict g_oc = g_cur + T * HID;
     float carry[HID], g_s[HID];  /* carry: g_u of the step after */
     for (int64_t n = n0; n < n1; n++) {
         const float* restrict wo = w_out + n * CLS * HID;
@@ -194,12 +222,29 @@ int sgx_backward(int64_t n0, int64_t n1, int64_t B, int64_t T, int64_t I, int64_
         for (int64_t b = 0; b < B; b++) {
             lif_sample(n, b, B, T, I, M, times, units, values, w_in_t, w_out, thr, beta, subtract,
                        u, NULL);
+            /* the maximum's gradient, shared equally by the time steps that reach it (as
+               torch.amax's), then back through the leaky integrator */
+            float share[CLS], acc[CLS];
+            const float* restrict top = logits + (n * B + b) * CLS;
+            const float* restrict r = readouts + (n * B + b) * T * CLS;
+            const float* restrict gl = g_logits + (n * B + b) * CLS;
+            for (int c = 0; c < CLS; c++) {
+                int64_t ties = 0;
+                for (int64_t t = 0; t < T; t++) ties += r[t * CLS + c] == top[c];
+                share[c] = gl[c] / (float)ties;
+                acc[c] = 0.0f;
+            }
+            for (int64_t t = T - 1; t >= 0; t--)
+                for (int c = 0; c < CLS; c++) {
+                    float at_top = r[t * CLS + c] == top[c] ? share[c] : 0.0f;
+                    acc[c] = at_top + beta * acc[c];
+                    g_oc[t * CLS + c] = acc[c];
+                }
             memset(carry, 0, sizeof carry);
             for (int64_t t = T - 1; t >= 0; t--) {
-                const float* restrict go = g_out + ((n * T + t) * B + b) * CLS;
                 const float* restrict ut = u + t * HID;
                 float g_o[CLS];
-                for (int c = 0; c < CLS; c++) g_o[c] = go[c];
+                for (int c = 0; c < CLS; c++) g_o[c] = g_oc[t * CLS + c];
                 for (int h = 0; h < HID; h++) {
                     float sum = 0.0f;
                     for (int c = 0; c < CLS; c++) sum += g_o[c] * wo[c * HID + h];
@@ -249,6 +294,10 @@ class Untranslatable(Exception):
     """A surrogate's ``grad`` uses something :func:`sg_expression` cannot write in C."""
 
 
+class _CompileError(RuntimeError):
+    """The compiler ran and rejected one kernel's source."""
+
+
 def _literal(value: float) -> str:
     """A Python number as a C float: its exact double, rounded to float as PyTorch rounds a
     Python scalar applied to a float32 tensor."""
@@ -290,7 +339,7 @@ def _clamp(a, low=None, high=None, **_):
 _OPS = {
     "add.Tensor": lambda a, b, alpha=None, **_: f"({a} + {b})" if alpha is None else f"({a} + {_literal(alpha)} * {b})",
     "sub.Tensor": lambda a, b, alpha=None, **_: f"({a} - {b})" if alpha is None else f"({a} - {_literal(alpha)} * {b})",
-    "rsub.Scalar": lambda a, b, **_: f"({b} - {a})",
+    "rsub.Scalar": lambda a, b, alpha=None, **_: f"({b} - {a})" if alpha is None else f"({b} - {_literal(alpha)} * {a})",
     "mul.Tensor": _binary("*"),
     "div.Tensor": _binary("/"),
     "neg.default": lambda a, **_: f"(-{a})",
@@ -309,9 +358,10 @@ _OPS = {
     "ge.Tensor": _compare(">="), "ge.Scalar": _compare(">="),
     "eq.Tensor": _compare("=="), "eq.Scalar": _compare("=="),
     "ne.Tensor": _compare("!="), "ne.Scalar": _compare("!="),
-    "logical_not.default": lambda a, **_: f"(1.0f - {a})",
-    "bitwise_not.default": lambda a, **_: f"(1.0f - {a})",
-    "logical_and.default": _binary("*"), "bitwise_and.Tensor": _binary("*"),
+    "logical_not.default": lambda a, **_: f"({a} == 0.0f ? 1.0f : 0.0f)",
+    "bitwise_not.default": lambda a, **_: f"(1.0f - {a})",          # on bools only (0 or 1)
+    "logical_and.default": lambda a, b, **_: f"(({a} != 0.0f && {b} != 0.0f) ? 1.0f : 0.0f)",
+    "bitwise_and.Tensor": _binary("*"),                              # on bools only (0 or 1)
     "where.self": lambda c, a, b, **_: f"({c} != 0.0f ? {a} : {b})",
     "clamp.default": _clamp,
     "clamp_min.default": lambda a, low, **_: _clamp(a, low=low),
@@ -325,6 +375,12 @@ _OPS = {
     "detach.default": lambda a, **_: a,
     "lift_fresh_copy.default": lambda a, **_: a,
 }
+
+
+#: The ops whose result may be a bool (0.0 or 1.0 in C); any other op on bools is refused.
+_BOOL_RESULTS = frozenset(key for key in _OPS if key.split(".")[0] in (
+    "lt", "le", "gt", "ge", "eq", "ne", "logical_not", "bitwise_not", "logical_and", "bitwise_and",
+    "where", "_to_copy", "clone", "alias", "detach", "lift_fresh_copy"))
 
 
 def _trace(unit: Surrogate):
@@ -403,6 +459,8 @@ def sg_expression(unit: Surrogate) -> Tuple[str, int]:
         key = f"{node.target.overloadpacket.__name__}.{node.target._overloadname}"
         if key not in _OPS:
             raise Untranslatable(f"the op {key}")
+        if isinstance(value, torch.Tensor) and value.dtype == torch.bool and key not in _BOOL_RESULTS:
+            raise Untranslatable(f"{key} on bools")  # bools are 0.0/1.0 in C: 1 + 1 would be 2
         if key == "_to_copy.default" and node.kwargs.get("dtype") not in (None, torch.float32):
             raise Untranslatable(f"a conversion to {node.kwargs.get('dtype')}")
         args = [value_of(a) for a in node.args]
@@ -414,8 +472,10 @@ def sg_expression(unit: Surrogate) -> Tuple[str, int]:
             kwargs["high"] = kwargs.pop("max")
         if key == "pow.Tensor_Scalar":
             args[1] = node.args[1]  # the exponent as a number, not a C literal
-        if key in ("add.Tensor", "sub.Tensor") and "alpha" in node.kwargs:
-            kwargs["alpha"] = node.kwargs["alpha"]
+        if key in ("add.Tensor", "sub.Tensor", "rsub.Scalar"):
+            alpha = node.kwargs.get("alpha", node.args[2] if len(node.args) > 2 else None)
+            args = args[:2]
+            kwargs = {} if alpha is None else {"alpha": alpha}
         if key == "full_like.default":
             args = [args[0]]
             kwargs = {"value": node.args[1]}
@@ -424,7 +484,11 @@ def sg_expression(unit: Surrogate) -> Tuple[str, int]:
                           high=args[2] if len(args) > 2 else kwargs.get("high"))
             args = args[:1]
         name = f"t{len(lines)}"
-        lines.append(f"    const float {name} = {_OPS[key](*args, **kwargs)};")
+        try:
+            expression = _OPS[key](*args, **kwargs)
+        except TypeError as error:  # a signature the mapping does not expect
+            raise Untranslatable(f"{key} with arguments {node.args!r:.60}") from error
+        lines.append(f"    const float {name} = {expression};")
         names[node] = name
     if not isinstance(result, torch.fx.Node):
         raise Untranslatable("its output is not one tensor")
@@ -437,7 +501,9 @@ def _translation_key(unit: Surrogate) -> Optional[str]:
     the source files of the unit's class and its bases, its attributes other than floats
     (floats are runtime inputs), torch's version and this translator. None where a source
     file cannot be read (a class defined in a notebook): that unit is traced every time."""
-    parts = [torch.__version__, inspect.getsource(sys.modules[__name__])]
+    # this translator and the fused path's tracing helpers and graph passes it runs
+    parts = [torch.__version__, inspect.getsource(sys.modules[__name__]),
+             inspect.getsource(sys.modules[_rebuild.__module__])]
     try:
         for cls in type(unit).__mro__[:-1]:
             parts.append(f"{cls.__module__}.{cls.__qualname__}")
@@ -464,10 +530,10 @@ def _cached_expression(unit: Surrogate) -> Tuple[str, int]:
             pass  # unreadable: translate again and rewrite it
     body, count = sg_expression(unit)
     if path is not None:
-        temporary = f"{path}.{os.getpid()}"
-        with open(temporary, "w") as handle:
-            json.dump({"body": body, "count": count}, handle)
-        os.replace(temporary, path)
+        handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".json")
+        with os.fdopen(handle, "w") as stream:
+            json.dump({"body": body, "count": count}, stream)
+        os.replace(temporary, path)  # atomic: another worker reads the whole file or none
     return body, count
 
 
@@ -559,7 +625,7 @@ def _build(source: str) -> str:
                 break
             errors = run.stderr.strip()
         else:
-            raise RuntimeError(f"compiling the native kernel failed: {errors[-500:]}")
+            raise _CompileError(f"compiling the native kernel failed: {errors[-500:]}")
         os.replace(built, path)  # atomic: a concurrent worker sees the whole file or none
     return path
 
@@ -575,10 +641,10 @@ class NativeKernel:
         source, count = c_source(unit, hidden, classes)
         library = ctypes.CDLL(_build(source))  # ctypes releases the GIL during each call
         self.forward_fn = library.sgx_forward
-        self.forward_fn.argtypes = [_I64] * 5 + [_P] * 5 + [_F32, _F32, ctypes.c_int] + [_P] * 2
+        self.forward_fn.argtypes = [_I64] * 5 + [_P] * 5 + [_F32, _F32, ctypes.c_int] + [_P] * 3
         self.forward_fn.restype = ctypes.c_int
         self.backward_fn = library.sgx_backward
-        self.backward_fn.argtypes = [_I64] * 6 + [_P] * 6 + [_F32, _F32, ctypes.c_int] + [_P] * 5
+        self.backward_fn.argtypes = [_I64] * 6 + [_P] * 8 + [_F32, _F32, ctypes.c_int] + [_P] * 5
         self.backward_fn.restype = ctypes.c_int
         self.surrogate_fn = library.sgx_surrogate
         self.surrogate_fn.argtypes = [_I64, _P, _F32, _P, _P]
@@ -588,6 +654,9 @@ class NativeKernel:
     def params(self, spike_threshold: float) -> torch.Tensor:
         """The unit's runtime floats (threshold excluded) as the kernel reads them."""
         floats = _runtime_floats((self.unit, torch.zeros(1), float(spike_threshold)))[:-1]
+        if len(floats) != self.count:  # the kernel would read past them
+            raise RuntimeError(f"{self.unit!r} has {len(floats)} float attributes, its kernel was "
+                               f"translated with {self.count}")
         return torch.tensor(floats if floats else [0.0], dtype=torch.float32)
 
     def surrogate(self, v_mem: torch.Tensor, spike_threshold: float) -> torch.Tensor:
@@ -599,40 +668,63 @@ class NativeKernel:
         return out
 
     def check(self, spike_threshold: float) -> Optional[str]:
-        """None if the C surrogate matches ``unit.grad`` on a probe (float32, within
-        ``1e-5`` of the peak plus ``2e-5`` relative), else what differs."""
+        """None if the C surrogate matches ``unit.grad`` on a probe (float32): the same
+        infinities and NaNs, and elsewhere within ``1e-5`` of the largest finite value plus
+        ``2e-5`` relative; else what differs."""
         scale = self.unit.length_scale(spike_threshold)
         v = spike_threshold + torch.cat([torch.linspace(-12.0, 12.0, 4001) * scale,
                                          torch.linspace(-50.0, 50.0, 201) * max(spike_threshold, 1.0),
                                          torch.tensor([0.0, 1e-7, -1e-7])])
         v = v.to(torch.float32)
-        expected = self.unit.grad(v, spike_threshold).to(torch.float32)
+        expected = self.unit.grad(v, spike_threshold).to(torch.float32).expand(v.shape)
         got = self.surrogate(v, spike_threshold)
-        peak = float(expected.abs().max())
-        error = (got - expected).abs() - (1e-5 * peak + 2e-5 * expected.abs())
-        if not torch.isfinite(got).equal(torch.isfinite(expected)) or float(error.max()) > 0:
+        finite = torch.isfinite(expected)
+        infinite = lambda t: torch.where(torch.isinf(t), t, 0.0)  # noqa: E731 - keeps the sign of an inf
+        same_non_finite = (torch.equal(torch.isnan(got), torch.isnan(expected))
+                           and torch.equal(infinite(got), infinite(expected)))
+        if not same_non_finite or not torch.isfinite(got[finite]).all():
+            worst = int(torch.argmax((torch.isfinite(got) != finite).to(torch.int8)))
+            return (f"at v = {float(v[worst]):.6g} the C surrogate gives {float(got[worst]):.6g}, "
+                    f"its grad {float(expected[worst]):.6g}")
+        if not finite.any():
+            return None
+        peak = float(expected[finite].abs().max())
+        error = torch.where(finite, (got - expected).abs() - (1e-5 * peak + 2e-5 * expected.abs()), -1.0)
+        if bool((error > 0).any()):
             worst = int(torch.argmax(error))
             return (f"at v = {float(v[worst]):.6g} the C surrogate gives {float(got[worst]):.6g}, "
                     f"its grad {float(expected[worst]):.6g}")
         return None
 
 
-@functools.lru_cache(maxsize=256)
+_building = threading.Lock()  # one build at a time per process (make_fx is not thread-safe)
+
+
 def _kernel(unit: Surrogate, spike_threshold: float, hidden: int, classes: int) -> Optional[NativeKernel]:
+    with _building:
+        return _kernel_unlocked(unit, spike_threshold, hidden, classes)
+
+
+@functools.lru_cache(maxsize=256)
+def _kernel_unlocked(unit: Surrogate, spike_threshold: float, hidden: int,
+                     classes: int) -> Optional[NativeKernel]:
     try:
         kernel = NativeKernel(unit, hidden, classes)
+        difference = kernel.check(spike_threshold)
     except Untranslatable:
+        return None
+    except _CompileError as error:  # this surrogate's C: a translator bug, not the compiler's
+        warnings.warn(f"sgexplore.native: {error}; {unit!r} trains with PyTorch", RuntimeWarning, stacklevel=4)
         return None
     except (RuntimeError, OSError, subprocess.SubprocessError) as error:
         # a broken compiler or a full disk: say so once, and train with PyTorch from here on
         _failure.append(f"building a native kernel failed: {str(error)[:300]}")
         warnings.warn(f"sgexplore.native: {_failure[0]}; the ensemble trains with PyTorch instead "
-                      "(same results up to rounding, slower)", RuntimeWarning, stacklevel=3)
+                      "(same results up to rounding, slower)", RuntimeWarning, stacklevel=4)
         return None
-    difference = kernel.check(spike_threshold)
     if difference is not None:  # a translator bug: never train with it
         warnings.warn(f"sgexplore.native: the C translation of {unit!r} differs from its grad "
-                      f"({difference}); that surrogate trains with PyTorch", RuntimeWarning, stacklevel=3)
+                      f"({difference}); that surrogate trains with PyTorch", RuntimeWarning, stacklevel=4)
         return None
     return kernel
 

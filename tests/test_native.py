@@ -2,8 +2,9 @@
 
 Two references, neither of which shares code with the kernels:
 * each surrogate's own ``grad`` (PyTorch), for the C translation of it;
-* the ensemble's PyTorch path (``SGEXPLORE_NATIVE=0``), itself held to ``train()`` by
-  tests/test_ensemble.py, for whole training runs.
+* the ensemble's PyTorch layers (``SGEXPLORE_NATIVE=0``), which tests/test_ensemble.py holds
+  to ``train()`` for the networks the kernels do not serve, for whole training runs; for the
+  ones they serve, test_ensemble holds the kernels to ``train()`` directly.
 Runs are well-behaved (no exploding gradients), so the two paths' rounding differences
 stay at the last bits and the stated relative tolerances hold on any machine.
 """
@@ -27,6 +28,23 @@ from sgexplore.train import TrainConfig
 
 SMALL = dict(task="randman", classes=3, units=10, time_steps=20, samples_per_class=30,
              hidden=(16,), batch_size=16, steps=12, test_every=4, weight_scale=2.0)
+
+
+@pytest.fixture(scope="module")
+def _module_cache(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("native_cache"))
+
+
+@pytest.fixture(autouse=True)
+def own_kernel_cache(_module_cache, monkeypatch):
+    """Kernels and translations of this module's tests in a folder of their own (a stale
+    file in the user's cache would hide a change), and no kernel cached in memory before."""
+    monkeypatch.setattr(native, "cache_dir", lambda: _module_cache)
+    native._kernel_unlocked.cache_clear()
+    native._cached_expression.cache_clear()
+    yield
+    native._kernel_unlocked.cache_clear()
+    native._cached_expression.cache_clear()
 
 
 @pytest.fixture
@@ -71,6 +89,28 @@ def test_every_builtin_surrogate_is_translated_and_its_c_values_match_its_grad(n
             # float32 rounding of a chain of ops (and a 2-ulp exp): 2e-5 relative, 1e-6 of the peak
             torch.testing.assert_close(got, expected, rtol=2e-5, atol=1e-6 * peak + 1e-30,
                                        msg=lambda m: f"{unit!r} at thr={thr}: {m}")
+
+
+@pytest.mark.parametrize("thr", [0.5, 1.0, 2.0])
+def test_every_builtin_surrogate_passes_the_check_the_ensemble_runs(thr, kernels_here):
+    units = [cls() for cls in surrogates.registry().values()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a kernel refused by its check would warn
+        kernels = native.kernels_for(units, thr, 16, 3)
+    assert kernels is not None and len(kernels) == len(units)
+
+
+def test_the_check_refuses_wrong_values_and_wrong_infinities(kernels_here, own_registry):
+    kernel = native.NativeKernel(FastSigmoid(), 16, 3)
+    assert kernel.check(1.0) is None
+    for change in (lambda g: g * (1 + 1e-3), lambda g: torch.where(g > 0.5, torch.inf, g),
+                   lambda g: torch.where(g > 0.5, torch.nan, g)):
+        class Off(FastSigmoid):  # the same floats, another grad: the C no longer matches it
+            def grad(self, v_mem, spike_threshold, change=change):
+                return change(FastSigmoid.grad(self, v_mem, spike_threshold))
+
+        kernel.unit = Off()
+        assert kernel.check(1.0) is not None
 
 
 def test_the_c_exp_is_within_two_ulp_and_flushes_below_e_to_the_minus_87(kernels_here, own_registry):
@@ -126,6 +166,8 @@ def test_training_with_the_kernels_matches_the_pytorch_path(reset, kernels_here,
                                    seed=n % 2)
                for n, shape in enumerate(SHAPES) for detach in (True, False)]
     configs[3] = dataclasses.replace(configs[3], steps=7, test_every=3)
+    _, groups = ensemble.surrogate_groups([c.surrogate for c in configs])
+    assert native.kernels_for([unit for unit, _ in groups], 1.0, 16, 3) is not None  # the kernels do run
     native_steps = _all_steps(configs)
     monkeypatch.setenv(native.ENV_SWITCH, "0")
     torch_steps = _all_steps(configs)
@@ -162,21 +204,32 @@ def test_without_a_compiler_the_ensemble_trains_with_pytorch(monkeypatch):
 
 def test_a_failed_build_warns_once_and_falls_back(monkeypatch, kernels_here):
     monkeypatch.setattr(native, "_failure", [])
-    native._kernel.cache_clear()
 
     def broken(source):
-        raise RuntimeError("compiling the native kernel failed: test")
+        raise OSError("No space left on device (test)")  # the machine's trouble, not one kernel's
 
     monkeypatch.setattr(native, "_build", broken)
-    try:
-        with pytest.warns(RuntimeWarning, match="trains with PyTorch instead"):
-            assert native.kernels_for([FastSigmoid()], 1.0, 16, 3) is None
-        assert "failed" in native.unavailable_reason()
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            assert native.kernels_for([Triangle()], 1.0, 16, 3) is None  # no second warning
-    finally:
-        native._kernel.cache_clear()
+    with pytest.warns(RuntimeWarning, match="trains with PyTorch instead"):
+        assert native.kernels_for([FastSigmoid()], 1.0, 16, 3) is None
+    assert "No space left" in native.unavailable_reason()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert native.kernels_for([Triangle()], 1.0, 16, 3) is None  # no second warning
+
+
+def test_c_the_compiler_rejects_is_one_surrogates_fallback_not_a_global_one(monkeypatch, kernels_here):
+    monkeypatch.setattr(native, "_failure", [])
+    real_source = native.c_source
+
+    def broken_source(unit, hidden, classes):
+        source, count = real_source(unit, hidden, classes)
+        return (source + "\nthis is not C;\n", count) if isinstance(unit, Triangle) else (source, count)
+
+    monkeypatch.setattr(native, "c_source", broken_source)
+    with pytest.warns(RuntimeWarning, match="compiling the native kernel failed"):
+        assert native.kernels_for([Triangle(grad_width=0.37)], 1.0, 16, 3) is None
+    assert native.unavailable_reason() is None  # other surrogates still get their kernels
+    assert native.kernels_for([FastSigmoid(slope=9.0)], 1.0, 16, 3) is not None
 
 
 def test_a_surrogate_the_translator_cannot_write_trains_with_pytorch(own_registry, monkeypatch, kernels_here):
@@ -212,13 +265,9 @@ def test_a_surrogate_holding_a_tensor_is_not_compiled(own_registry, kernels_here
 
 
 def test_a_kernel_that_fails_its_check_is_not_used(monkeypatch, kernels_here):
-    native._kernel.cache_clear()
     monkeypatch.setattr(native.NativeKernel, "check", lambda self, thr: "differs (test)")
-    try:
-        with pytest.warns(RuntimeWarning, match="differs from its grad"):
-            assert native.kernels_for([Gaussian(sigma=0.3)], 1.0, 16, 3) is None
-    finally:
-        native._kernel.cache_clear()
+    with pytest.warns(RuntimeWarning, match="differs from its grad"):
+        assert native.kernels_for([Gaussian(sigma=0.3)], 1.0, 16, 3) is None
 
 
 def test_a_kernel_cache_others_can_write_to_is_refused(monkeypatch, tmp_path, kernels_here):
@@ -227,12 +276,6 @@ def test_a_kernel_cache_others_can_write_to_is_refused(monkeypatch, tmp_path, ke
     shared.chmod(0o777)  # anyone could plant a library here
     monkeypatch.setattr(native, "cache_dir", lambda: str(shared))
     monkeypatch.setattr(native, "_failure", [])
-    native._kernel.cache_clear()
-    native._cached_expression.cache_clear()
-    try:
-        with pytest.warns(RuntimeWarning, match="not a folder private to this user"):
-            assert native.kernels_for([FastSigmoid(slope=7.0)], 1.0, 16, 3) is None
-        assert list(shared.iterdir()) == []  # nothing was written, nothing loaded
-    finally:
-        native._kernel.cache_clear()
-        native._cached_expression.cache_clear()
+    with pytest.warns(RuntimeWarning, match="not a folder private to this user"):
+        assert native.kernels_for([FastSigmoid(slope=7.0)], 1.0, 16, 3) is None
+    assert list(shared.iterdir()) == []  # nothing was written, nothing loaded
