@@ -602,12 +602,11 @@ class _NativeNetwork(torch.autograd.Function):
         scales = spec.scales.reshape(-1).contiguous()
         start = 0
         for kernel, size in zip(ctx.kernels, spec.sizes):
-            params = kernel.params(spec.spike_threshold)
             failed = kernel.backward_fn(
                 start, start + size, batch, ctx.steps, w_in_t.shape[1], per_sample,
                 times.data_ptr(), units.data_ptr(), values.data_ptr(), w_in_t.data_ptr(), w_out.data_ptr(),
                 logits.data_ptr(), readouts.data_ptr(), grad_logits.data_ptr(), spec.spike_threshold, spec.beta, spec.reset == "subtract",
-                keep.data_ptr(), scales.data_ptr(), params.data_ptr(), grad_in_t.data_ptr(),
+                keep.data_ptr(), scales.data_ptr(), kernel.params.data_ptr(), grad_in_t.data_ptr(),
                 grad_out_weight.data_ptr())
             if failed:
                 raise MemoryError("the native backward kernel could not allocate its buffer")

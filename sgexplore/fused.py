@@ -105,11 +105,16 @@ def compilations() -> int:
 
 def disk_cache_dir() -> str:
     """The folder the CPU path's Inductor compilations write to (one per user)."""
+    return user_temp_dir("sgexplore_inductor")
+
+
+def user_temp_dir(prefix: str) -> str:
+    """``<temporary folder>/<prefix>_<user id>``: one folder per user (not created here)."""
     try:
         user = str(os.getuid())
     except AttributeError:  # no getuid on Windows
         user = os.environ.get("USERNAME", "user")
-    return os.path.join(tempfile.gettempdir(), f"sgexplore_inductor_{user}")
+    return os.path.join(tempfile.gettempdir(), f"{prefix}_{user}")
 
 
 def check_backend(backend: str) -> None:

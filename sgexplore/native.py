@@ -53,7 +53,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from .fused import _rebuild, _runtime_floats, drop_identity_ops, multiply_by_reciprocals
+from .fused import _rebuild, _runtime_floats, drop_identity_ops, multiply_by_reciprocals, user_temp_dir
 from .surrogates import Surrogate
 
 __all__ = ["unavailable_reason", "c_source", "sg_expression", "kernels_for", "cache_dir", "Untranslatable",
@@ -310,47 +310,59 @@ def _literal(value: float) -> str:
 
 
 def _binary(symbol):
-    return lambda a, b, **_: f"({a} {symbol} {b})"
+    return lambda self, other, **_: f"({self} {symbol} {other})"
 
 
 def _compare(symbol):
-    return lambda a, b, **_: f"(({a} {symbol} {b}) ? 1.0f : 0.0f)"
+    return lambda self, other, **_: f"(({self} {symbol} {other}) ? 1.0f : 0.0f)"
 
 
-def _pow(base, exponent, **_):
+def _unary(form):
+    return lambda self, **_: form.format(self)
+
+
+def _scaled(form):
+    """``self ± alpha·other`` (alpha a number, 1 by default)."""
+    return lambda self, other, alpha=1, **_: form.format(
+        self=self, other=other if alpha == 1 else f"{_literal(alpha)} * {other}")
+
+
+def _pow(self, exponent, **_):
     # ATen's pow with these scalar exponents is exactly these products (no powf)
     forms = {1: "{0}", 2: "({0} * {0})", 3: "({0} * {0} * {0})", -1: "(1.0f / {0})",
              -2: "(1.0f / ({0} * {0}))", 0.5: "sqrtf({0})", -0.5: "(1.0f / sqrtf({0}))", 0: "1.0f"}
     if not isinstance(exponent, (int, float)) or exponent not in forms:
         raise Untranslatable(f"pow with exponent {exponent!r}")
-    return forms[exponent].format(base)
+    return forms[exponent].format(self)
 
 
-def _clamp(a, low=None, high=None, **_):
-    out = a
-    if low is not None:
-        out = f"({out} < {low} ? {low} : {out})"
-    if high is not None:
-        out = f"({out} > {high} ? {high} : {out})"
+def _clamp(self, min=None, max=None, **_):  # noqa: A002 - the schema's names
+    out = self
+    if min is not None:
+        out = f"({out} < {min} ? {min} : {out})"
+    if max is not None:
+        out = f"({out} > {max} ? {max} : {out})"
     return out
 
 
 #: ATen op (its packet name and overload) -> C, for what surrogates' ``grad`` methods use.
+#: Each takes the op's arguments by their schema names, tensors and numbers as C text except
+#: those in :data:`_NUMBER_ARGUMENTS`.
 _OPS = {
-    "add.Tensor": lambda a, b, alpha=None, **_: f"({a} + {b})" if alpha is None else f"({a} + {_literal(alpha)} * {b})",
-    "sub.Tensor": lambda a, b, alpha=None, **_: f"({a} - {b})" if alpha is None else f"({a} - {_literal(alpha)} * {b})",
-    "rsub.Scalar": lambda a, b, alpha=None, **_: f"({b} - {a})" if alpha is None else f"({b} - {_literal(alpha)} * {a})",
+    "add.Tensor": _scaled("({self} + {other})"),
+    "sub.Tensor": _scaled("({self} - {other})"),
+    "rsub.Scalar": lambda self, other, alpha=1, **_: _scaled("({self} - {other})")(other, self, alpha),  # other - alpha·self
     "mul.Tensor": _binary("*"),
     "div.Tensor": _binary("/"),
-    "neg.default": lambda a, **_: f"(-{a})",
-    "abs.default": lambda a, **_: f"fabsf({a})",
-    "exp.default": lambda a, **_: f"sg_exp({a})",
-    "reciprocal.default": lambda a, **_: f"(1.0f / {a})",
-    "sqrt.default": lambda a, **_: f"sqrtf({a})",
-    "floor.default": lambda a, **_: f"floorf({a})",
-    "ceil.default": lambda a, **_: f"ceilf({a})",
-    "rsqrt.default": lambda a, **_: f"(1.0f / sqrtf({a}))",
-    "sigmoid.default": lambda a, **_: f"(1.0f / (1.0f + sg_exp(-{a})))",
+    "neg.default": _unary("(-{0})"),
+    "abs.default": _unary("fabsf({0})"),
+    "exp.default": _unary("sg_exp({0})"),
+    "reciprocal.default": _unary("(1.0f / {0})"),
+    "sqrt.default": _unary("sqrtf({0})"),
+    "floor.default": _unary("floorf({0})"),
+    "ceil.default": _unary("ceilf({0})"),
+    "rsqrt.default": _unary("(1.0f / sqrtf({0}))"),
+    "sigmoid.default": _unary("(1.0f / (1.0f + sg_exp(-{0})))"),
     "pow.Tensor_Scalar": _pow,
     "lt.Tensor": _compare("<"), "lt.Scalar": _compare("<"),
     "le.Tensor": _compare("<="), "le.Scalar": _compare("<="),
@@ -358,23 +370,29 @@ _OPS = {
     "ge.Tensor": _compare(">="), "ge.Scalar": _compare(">="),
     "eq.Tensor": _compare("=="), "eq.Scalar": _compare("=="),
     "ne.Tensor": _compare("!="), "ne.Scalar": _compare("!="),
-    "logical_not.default": lambda a, **_: f"({a} == 0.0f ? 1.0f : 0.0f)",
-    "bitwise_not.default": lambda a, **_: f"(1.0f - {a})",          # on bools only (0 or 1)
-    "logical_and.default": lambda a, b, **_: f"(({a} != 0.0f && {b} != 0.0f) ? 1.0f : 0.0f)",
+    "logical_not.default": _unary("({0} == 0.0f ? 1.0f : 0.0f)"),
+    "bitwise_not.default": _unary("(1.0f - {0})"),                   # on bools only (0 or 1)
+    "logical_and.default": lambda self, other, **_: f"(({self} != 0.0f && {other} != 0.0f) ? 1.0f : 0.0f)",
     "bitwise_and.Tensor": _binary("*"),                              # on bools only (0 or 1)
-    "where.self": lambda c, a, b, **_: f"({c} != 0.0f ? {a} : {b})",
+    "where.self": lambda condition, self, other, **_: f"({condition} != 0.0f ? {self} : {other})",
     "clamp.default": _clamp,
-    "clamp_min.default": lambda a, low, **_: _clamp(a, low=low),
-    "clamp_max.default": lambda a, high, **_: _clamp(a, high=high),
-    "ones_like.default": lambda a, **_: "1.0f",
-    "zeros_like.default": lambda a, **_: "0.0f",
-    "full_like.default": lambda a, value, **_: _literal(value),
-    "_to_copy.default": lambda a, **_: a,        # only to float32 (checked), from float or bool
-    "clone.default": lambda a, **_: a,
-    "alias.default": lambda a, **_: a,
-    "detach.default": lambda a, **_: a,
-    "lift_fresh_copy.default": lambda a, **_: a,
+    "clamp_min.default": _clamp,
+    "clamp_max.default": _clamp,
+    "ones_like.default": lambda **_: "1.0f",
+    "zeros_like.default": lambda **_: "0.0f",
+    "full_like.default": lambda fill_value, **_: _literal(fill_value),
+    "_to_copy.default": _unary("{0}"),          # only to float32 (checked), from float or bool
+    "clone.default": _unary("{0}"),
+    "alias.default": _unary("{0}"),
+    "detach.default": _unary("{0}"),
+    "lift_fresh_copy.default": _unary("{0}"),
 }
+
+#: Arguments a mapping reads as numbers (an exponent picks a formula), not as C text.
+_NUMBER_ARGUMENTS = ("alpha", "exponent", "fill_value")
+#: The arguments of tensors and numbers; the others (dtype, layout, device, ...) are checked
+#: where they matter (``_to_copy``'s dtype) and otherwise have no C.
+_VALUE_ARGUMENTS = ("self", "other", "condition", "min", "max") + _NUMBER_ARGUMENTS
 
 
 #: The ops whose result may be a bool (0.0 or 1.0 in C); any other op on bools is refused.
@@ -461,31 +479,16 @@ def sg_expression(unit: Surrogate) -> Tuple[str, int]:
             raise Untranslatable(f"the op {key}")
         if isinstance(value, torch.Tensor) and value.dtype == torch.bool and key not in _BOOL_RESULTS:
             raise Untranslatable(f"{key} on bools")  # bools are 0.0/1.0 in C: 1 + 1 would be 2
-        if key == "_to_copy.default" and node.kwargs.get("dtype") not in (None, torch.float32):
-            raise Untranslatable(f"a conversion to {node.kwargs.get('dtype')}")
-        args = [value_of(a) for a in node.args]
-        kwargs = {k: value_of(v) for k, v in node.kwargs.items()
-                  if k in ("alpha", "value", "min", "max")}
-        if "min" in kwargs:
-            kwargs["low"] = kwargs.pop("min")
-        if "max" in kwargs:
-            kwargs["high"] = kwargs.pop("max")
-        if key == "pow.Tensor_Scalar":
-            args[1] = node.args[1]  # the exponent as a number, not a C literal
-        if key in ("add.Tensor", "sub.Tensor", "rsub.Scalar"):
-            alpha = node.kwargs.get("alpha", node.args[2] if len(node.args) > 2 else None)
-            args = args[:2]
-            kwargs = {} if alpha is None else {"alpha": alpha}
-        if key == "full_like.default":
-            args = [args[0]]
-            kwargs = {"value": node.args[1]}
-        if key == "clamp.default":
-            kwargs.update(low=args[1] if len(args) > 1 else kwargs.get("low"),
-                          high=args[2] if len(args) > 2 else kwargs.get("high"))
-            args = args[:1]
+        schema = node.target._schema.arguments
+        bound = {arg.name: arg.default_value for arg in schema if arg.has_default_value()}
+        bound.update(zip((arg.name for arg in schema), node.args))
+        bound.update(node.kwargs)
+        if key == "_to_copy.default" and bound.get("dtype") not in (None, torch.float32):
+            raise Untranslatable(f"a conversion to {bound.get('dtype')}")
+        named = {k: v if k in _NUMBER_ARGUMENTS else value_of(v) for k, v in bound.items() if k in _VALUE_ARGUMENTS}
         name = f"t{len(lines)}"
         try:
-            expression = _OPS[key](*args, **kwargs)
+            expression = _OPS[key](**named)
         except TypeError as error:  # a signature the mapping does not expect
             raise Untranslatable(f"{key} with arguments {node.args!r:.60}") from error
         lines.append(f"    const float {name} = {expression};")
@@ -548,11 +551,7 @@ def c_source(unit: Surrogate, hidden: int, classes: int) -> Tuple[str, int]:
 
 def cache_dir() -> str:
     """The folder compiled kernels are cached in (one per user, on this machine)."""
-    try:
-        user = str(os.getuid())
-    except AttributeError:
-        user = os.environ.get("USERNAME", "user")
-    return os.path.join(tempfile.gettempdir(), f"sgexplore_native_{user}")
+    return user_temp_dir("sgexplore_native")
 
 
 def _private_cache_dir() -> str:
@@ -650,10 +649,11 @@ class NativeKernel:
         self.surrogate_fn.argtypes = [_I64, _P, _F32, _P, _P]
         self.surrogate_fn.restype = None
         self.unit, self.count, self.hidden, self.classes = unit, count, hidden, classes
+        self.params = self._unit_floats()  # p of SG(x, thr, p): fixed, as the unit is frozen
 
-    def params(self, spike_threshold: float) -> torch.Tensor:
-        """The unit's runtime floats (threshold excluded) as the kernel reads them."""
-        floats = _runtime_floats((self.unit, torch.zeros(1), float(spike_threshold)))[:-1]
+    def _unit_floats(self) -> torch.Tensor:
+        """The unit's runtime floats (the threshold not among them) as the kernel reads them."""
+        floats = _runtime_floats((self.unit, torch.zeros(1), 1.0))[:-1]
         if len(floats) != self.count:  # the kernel would read past them
             raise RuntimeError(f"{self.unit!r} has {len(floats)} float attributes, its kernel was "
                                f"translated with {self.count}")
@@ -663,8 +663,7 @@ class NativeKernel:
         """The C surrogate at ``v_mem`` (float32): what the backward kernel uses."""
         v = v_mem.detach().to(torch.float32).contiguous()
         out = torch.empty_like(v)
-        params = self.params(spike_threshold)
-        self.surrogate_fn(v.numel(), v.data_ptr(), spike_threshold, params.data_ptr(), out.data_ptr())
+        self.surrogate_fn(v.numel(), v.data_ptr(), spike_threshold, self.params.data_ptr(), out.data_ptr())
         return out
 
     def check(self, spike_threshold: float) -> Optional[str]:

@@ -279,3 +279,23 @@ def test_a_kernel_cache_others_can_write_to_is_refused(monkeypatch, tmp_path, ke
     with pytest.warns(RuntimeWarning, match="not a folder private to this user"):
         assert native.kernels_for([FastSigmoid(slope=7.0)], 1.0, 16, 3) is None
     assert list(shared.iterdir()) == []  # nothing was written, nothing loaded
+
+
+def test_op_arguments_are_read_by_their_schema_names(own_registry, kernels_here):
+    # alpha (keyword and default), rsub's reversed operands, clamp_min and clamp's max,
+    # where with a full_like branch, and pow with a scalar exponent
+    @dataclass(frozen=True)
+    class Mixed(Surrogate):
+        def grad(self, v_mem, spike_threshold):
+            x = v_mem - spike_threshold
+            a = torch.rsub(x, 2.0, alpha=3.0)              # 2 - 3x
+            b = torch.add(x, a, alpha=0.5)
+            c = torch.clamp_min(b, -1.0) + torch.clamp(x, max=0.5)
+            return torch.where(x > 0, c, torch.full_like(x, 0.25)) * torch.pow(x, 2)
+
+    v = torch.linspace(-3.0, 3.0, 1001)
+    got = native.NativeKernel(Mixed(), 16, 3).surrogate(v, 1.0)
+    x = v - 1.0
+    expected = torch.where(x > 0, torch.clamp(x + 0.5 * (2 - 3 * x), min=-1.0) + torch.clamp(x, max=0.5),
+                           torch.tensor(0.25)) * x * x
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
