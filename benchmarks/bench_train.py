@@ -9,18 +9,23 @@
     reset, fast-sigmoid surrogate, leaky readout, max-over-time cross-entropy). The two are
     timed in alternation, and the median over repeats is reported with the ratio.
 
+(c) The default run of (a) through the native kernels (sgexplore.native, which ``train()``
+    uses for this network) against the network module (``SGEXPLORE_NATIVE=0``), interleaved.
+
     .venv/bin/python benchmarks/bench_train.py [--repeats 7] [--threads 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
 import torch
 import torch.nn.functional as F
 
+from sgexplore import native
 from sgexplore.snn import SNN
 from sgexplore.surrogates import FastSigmoid
 from sgexplore.train import TrainConfig, train
@@ -161,6 +166,26 @@ def bench_default_run(repeats: int) -> dict:
                 status=warm[-1][3], chance=1 / config.classes, steps=config.steps)
 
 
+def bench_native(repeats: int) -> dict:
+    """Wall seconds of the default run with the native kernels and with the network module."""
+    config = TrainConfig()
+    if native.unavailable_reason() is not None:
+        raise SystemExit(f"(c) needs the native kernels: {native.unavailable_reason()}")
+    list(train(config))  # kernels built and data cached before timing
+    times = {"native": [], "module": []}
+    for _ in range(repeats):
+        for name in times:
+            if name == "module":
+                os.environ[native.ENV_SWITCH] = "0"
+            start = time.perf_counter()
+            list(train(config))
+            times[name].append(time.perf_counter() - start)
+            os.environ.pop(native.ENV_SWITCH, None)
+    ratios = [n / m for n, m in zip(times["native"], times["module"])]
+    return dict(native=statistics.median(times["native"]), module=statistics.median(times["module"]),
+                ratio=statistics.median(ratios))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -175,6 +200,12 @@ def main() -> None:
     print(f"    warm, median    {a['wall']:.3f} s wall, {a['cpu']:.3f} s CPU "
           f"(first record after {a['first'] * 1e3:.0f} ms)")
     print(f"    final test accuracy {a['test_accuracy']:.3f} (chance {a['chance']:.3f}), status {a['status']}")
+
+    c = bench_native(args.repeats)
+    print(f"(c) default run through the native kernels against the network module "
+          f"({native.ENV_SWITCH}=0), medians of {args.repeats} interleaved repeats:")
+    print(f"    kernels {c['native']:.3f} s wall, module {c['module']:.3f} s wall, "
+          f"ratio {c['ratio']:.3f} (median of the per-repeat ratios)")
 
     torch.set_num_threads(args.threads)
     b = bench_step(args.repeats, args.steps)

@@ -29,7 +29,7 @@ spike instead of multiplying by a tensor of mostly zeros.
 
 The network the sweeps train (one hidden layer without recurrent weights, the subtract
 reset or none, single spikes, float32 on the CPU) goes further: its hidden layer and
-readout currents run as one compiled C loop each way (:class:`_NativeNetwork`,
+readout currents run as one compiled C loop each way (:class:`~sgexplore.native.NativeNetwork`,
 :mod:`sgexplore.native`), the surrogate translated from its own ``grad``. Where that is not
 possible (no C compiler, ``SGEXPLORE_NATIVE=0``, a ``grad`` the translator does not know) the
 PyTorch layers above run instead, with the same results up to float rounding. The kernels run
@@ -50,6 +50,7 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from . import native, tasks
+from .native import InputSpikes, NativeNetwork, native_forward, spike_lists
 from .snn import decay_kernel
 from .spike import spike_forward
 from .surrogates import Surrogate
@@ -362,25 +363,6 @@ class LIFEnsemble(torch.autograd.Function):
         return grad_currents, grad_recurrent, None
 
 
-class _InputSpikes:
-    """Sparse input spikes of N configurations: for each (configuration, sample) the times,
-    units and values of its spikes, padded with zero values to one length ``M``."""
-
-    def __init__(self, times: torch.Tensor, units: torch.Tensor, values: torch.Tensor, steps: int, n_in: int):
-        self.times, self.units, self.values = times, units, values  # (N, B, M) each
-        self.steps, self.n_in = steps, n_in
-
-
-def _spike_lists(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Samples ``(S, T, units)`` as padded spike lists ``(S, M)``: times, units, values."""
-    flat = x.reshape(x.shape[0], -1)
-    count = int((flat != 0).sum(1).max())
-    values, where = torch.topk((flat != 0).to(torch.int8), max(count, 1), dim=1, sorted=False)
-    where = torch.sort(where, dim=1).values            # the order of a dense product's sum
-    values = flat.gather(1, where)                      # 0 for padding: adds nothing
-    return where // x.shape[2], where % x.shape[2], values
-
-
 class _SpikeCurrents(torch.autograd.Function):
     """Input currents ``(N, T, B, H)`` of sparse input spikes: per spike one weight column.
 
@@ -392,7 +374,7 @@ class _SpikeCurrents(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, weight, spikes: _InputSpikes):
+    def forward(ctx, weight, spikes: InputSpikes):
         n, batch, per_sample = spikes.times.shape
         n_out = weight.shape[1]
         config = torch.arange(n, device=weight.device).view(-1, 1, 1)
@@ -517,17 +499,17 @@ class _Stack:
         self.lr = self.lr[keep]
         self._settle(index.device)
 
-    def forward(self, inputs: _InputSpikes, record: bool = False):
+    def forward(self, inputs: InputSpikes, record: bool = False):
         """Logits ``(N, B, C)``: the readout membranes' maximum over time (and each hidden
         layer's spike rate ``(N,)``) for the inputs."""
         rates = []  # each hidden layer's spike rate (N,)
         x = None
         if self.kernels is not None and torch.is_grad_enabled():
-            logits, rate = _NativeNetwork.apply(self.layer_params[0][0], self.layer_params[1][0],
+            logits, rate = NativeNetwork.apply(self.layer_params[0][0], self.layer_params[1][0],
                                                 inputs, self.spec, self.kernels)
             return (logits, [rate]) if record else logits
         if self.kernels is not None:
-            logits, rate, *_ = _native_forward(self.layer_params[0][0], self.layer_params[1][0], inputs,
+            logits, rate, *_ = native_forward(self.layer_params[0][0], self.layer_params[1][0], inputs,
                                                self.spec, self.kernels, rates=record)
             return (logits, [rate]) if record else logits
         for layer in self.layer_params[:-1]:
@@ -569,77 +551,6 @@ class _Stack:
         return torch.stack(columns, 1)
 
 
-class _NativeNetwork(torch.autograd.Function):
-    """N one-layer networks in one C call each way (:mod:`sgexplore.native`): input
-    spikes -> logits ``(N, B, C)`` (the readout's maximum over time), with each
-    configuration's hidden spike rate ``(N,)`` as a second, non-differentiable output.
-
-    The same arithmetic as :class:`_SpikeCurrents`, :class:`LIFEnsemble` (its linear
-    backward), :class:`_PerConfigLinear`, the readout's leaky integration (a recurrence here,
-    a matmul with :func:`~sgexplore.snn.decay_kernel` there) and ``amax`` over time (its
-    gradient shared by tied time steps, as ``amax``'s is), summed in another order. The
-    backward recomputes each sample instead of keeping its membranes.
-    """
-
-    @staticmethod
-    def forward(ctx, weight_in, weight_out, inputs: _InputSpikes, spec: _LayerSpec, kernels):
-        logits, rates, lists, w_in_t, w_out, readouts = _native_forward(weight_in, weight_out, inputs, spec,
-                                                                        kernels, rates=True, keep=True)
-        ctx.mark_non_differentiable(rates)
-        ctx.save_for_backward(w_in_t, w_out, logits, readouts)
-        ctx.lists, ctx.spec, ctx.kernels, ctx.steps = lists, spec, kernels, inputs.steps
-        return logits, rates
-
-    @staticmethod
-    def backward(ctx, grad_logits, _grad_rates):
-        w_in_t, w_out, logits, readouts = ctx.saved_tensors
-        spec, (times, units, values) = ctx.spec, ctx.lists
-        n, batch, per_sample = times.shape
-        grad_logits = grad_logits.contiguous()
-        grad_in_t = torch.zeros_like(w_in_t)
-        grad_out_weight = torch.zeros_like(w_out)
-        keep = spec.keep.reshape(-1).contiguous()
-        scales = spec.scales.reshape(-1).contiguous()
-        start = 0
-        for kernel, size in zip(ctx.kernels, spec.sizes):
-            failed = kernel.backward_fn(
-                start, start + size, batch, ctx.steps, w_in_t.shape[1], per_sample,
-                times.data_ptr(), units.data_ptr(), values.data_ptr(), w_in_t.data_ptr(), w_out.data_ptr(),
-                logits.data_ptr(), readouts.data_ptr(), grad_logits.data_ptr(), spec.spike_threshold, spec.beta, spec.reset == "subtract",
-                keep.data_ptr(), scales.data_ptr(), kernel.params.data_ptr(), grad_in_t.data_ptr(),
-                grad_out_weight.data_ptr())
-            if failed:
-                raise MemoryError("the native backward kernel could not allocate its buffer")
-            start += size
-        return grad_in_t.transpose(1, 2), grad_out_weight, None, None, None
-
-
-def _native_forward(weight_in, weight_out, inputs: _InputSpikes, spec: _LayerSpec, kernels, rates: bool,
-                    keep: bool = False):
-    """The native forward: logits ``(N, B, C)``, the hidden spike rates ``(N,)`` (None
-    unless ``rates``), the contiguous inputs its backward reads, and (if ``keep``, else None)
-    the readout membranes ``(N, B, T, C)`` it reads too."""
-    n, hidden, n_in = weight_in.shape
-    classes = weight_out.shape[1]
-    batch, steps = inputs.times.shape[1], inputs.steps
-    times, units = inputs.times.to(torch.int64).contiguous(), inputs.units.to(torch.int64).contiguous()
-    values = inputs.values.to(torch.float32).contiguous()
-    w_in_t = weight_in.detach().transpose(1, 2).contiguous()
-    w_out = weight_out.detach().contiguous()
-    logits = torch.empty(n, batch, classes)
-    counts = torch.zeros(n, dtype=torch.int64) if rates else None
-    readouts = torch.empty(n, batch, steps, classes) if keep else None
-    failed = kernels[0].forward_fn(
-        n, batch, steps, n_in, times.shape[2], times.data_ptr(), units.data_ptr(), values.data_ptr(),
-        w_in_t.data_ptr(), w_out.data_ptr(), spec.spike_threshold, spec.beta, spec.reset == "subtract",
-        None if counts is None else counts.data_ptr(), logits.data_ptr(),
-        None if readouts is None else readouts.data_ptr())
-    if failed:
-        raise MemoryError("the native forward kernel could not allocate its buffer")
-    spike_rates = None if counts is None else counts.to(torch.float32) / (steps * batch * hidden)
-    return logits, spike_rates, (times, units, values), w_in_t, w_out, readouts
-
-
 class _Data:
     """Each distinct seed's data set as spike lists, stacked so that one index picks any
     seed's sample."""
@@ -656,16 +567,16 @@ class _Data:
         # (seeds · samples, M) spike lists, samples of seed k at k·samples
         train_x = torch.cat([d.x_train.transpose(0, 1) for d in sets])
         test_x = torch.cat([d.x_test.transpose(0, 1) for d in sets])
-        self.train = tuple(a.to(device) for a in _spike_lists(train_x))
-        self.test = tuple(a.to(device) for a in _spike_lists(test_x))
+        self.train = tuple(a.to(device) for a in spike_lists(train_x))
+        self.test = tuple(a.to(device) for a in spike_lists(test_x))
         self.y_train = torch.cat([d.y_train for d in sets]).to(device)
         self.y_test = torch.cat([d.y_test for d in sets]).to(device)
 
-    def _pick(self, lists, index: torch.Tensor) -> _InputSpikes:
+    def _pick(self, lists, index: torch.Tensor) -> InputSpikes:
         times, units, values = (a[index] for a in lists)
-        return _InputSpikes(times, units, values, self.steps, self.n_in)
+        return InputSpikes(times, units, values, self.steps, self.n_in)
 
-    def batch(self, stack: _Stack, batch_size: int) -> Tuple[_InputSpikes, torch.Tensor]:
+    def batch(self, stack: _Stack, batch_size: int) -> Tuple[InputSpikes, torch.Tensor]:
         """Each configuration's next batch, drawn by its own generator as train() draws it,
         and its labels ``(N, B)``."""
         rows = []
@@ -675,7 +586,7 @@ class _Data:
         index = torch.stack(rows).to(self.y_train.device)
         return self._pick(self.train, index), self.y_train[index]
 
-    def test_set(self, stack: _Stack) -> Tuple[_InputSpikes, torch.Tensor]:
+    def test_set(self, stack: _Stack) -> Tuple[InputSpikes, torch.Tensor]:
         """Each configuration's whole test set, and its labels ``(N, n_test)``."""
         offsets = torch.tensor([self.seed_index[c.seed] * self.n_test for c in stack.configs],
                                device=self.y_test.device)

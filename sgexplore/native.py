@@ -57,7 +57,7 @@ from .fused import _rebuild, _runtime_floats, drop_identity_ops, multiply_by_rec
 from .surrogates import Surrogate
 
 __all__ = ["unavailable_reason", "c_source", "sg_expression", "kernels_for", "cache_dir", "Untranslatable",
-           "NativeKernel", "ENV_SWITCH"]
+           "NativeKernel", "ENV_SWITCH", "InputSpikes", "spike_lists", "NativeNetwork", "native_forward"]
 
 #: Environment variable that turns the native path off when set to ``0``.
 ENV_SWITCH = "SGEXPLORE_NATIVE"
@@ -737,3 +737,102 @@ def kernels_for(units: Sequence[Surrogate], spike_threshold: float, hidden: int,
         return None
     kernels = [_kernel(unit, float(spike_threshold), int(hidden), int(classes)) for unit in units]
     return None if any(k is None for k in kernels) else kernels
+
+
+# ---------------------------------------------------------------------------
+# The network the kernels compute, as an autograd function
+# ---------------------------------------------------------------------------
+
+class InputSpikes:
+    """Sparse input spikes of N configurations: for each (configuration, sample) the times,
+    units and values of its spikes, padded with zero values to one length ``M``."""
+
+    def __init__(self, times: torch.Tensor, units: torch.Tensor, values: torch.Tensor, steps: int, n_in: int):
+        self.times, self.units, self.values = times, units, values  # (N, B, M) each
+        self.steps, self.n_in = steps, n_in
+
+
+def spike_lists(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Samples ``(S, T, units)`` as padded spike lists ``(S, M)``: times, units, values."""
+    flat = x.reshape(x.shape[0], -1)
+    count = int((flat != 0).sum(1).max())
+    values, where = torch.topk((flat != 0).to(torch.int8), max(count, 1), dim=1, sorted=False)
+    where = torch.sort(where, dim=1).values            # the order of a dense product's sum
+    values = flat.gather(1, where)                      # 0 for padding: adds nothing
+    return where // x.shape[2], where % x.shape[2], values
+
+
+class NativeNetwork(torch.autograd.Function):
+    """N one-layer networks in one C call each way (:mod:`sgexplore.native`): input
+    spikes -> logits ``(N, B, C)`` (the readout's maximum over time), with each
+    configuration's hidden spike rate ``(N,)`` as a second, non-differentiable output.
+
+    The same arithmetic as the ensemble's PyTorch layers (or :class:`sgexplore.snn.SNN`'s):
+    the input currents, the LIF layer with its reset, the readout's leaky integration (a
+    recurrence here, a matmul with :func:`~sgexplore.snn.decay_kernel` there) and ``amax``
+    over time (its gradient shared by tied time steps, as ``amax``'s is), summed in another
+    order. The backward recomputes each sample instead of keeping its membranes.
+
+    ``spec`` holds the shared neuron settings (``spike_threshold``, ``beta``, ``reset``) and,
+    per configuration, ``keep`` (1 where the reset passes gradient) and ``scales`` (the
+    ``grad_scale`` each kernel's unit surrogate is multiplied by), and ``sizes``, how many
+    consecutive configurations each kernel serves.
+    """
+
+    @staticmethod
+    def forward(ctx, weight_in, weight_out, inputs: InputSpikes, spec, kernels):
+        logits, rates, lists, w_in_t, w_out, readouts = native_forward(weight_in, weight_out, inputs, spec,
+                                                                        kernels, rates=True, keep=True)
+        ctx.mark_non_differentiable(rates)
+        ctx.save_for_backward(w_in_t, w_out, logits, readouts)
+        ctx.lists, ctx.spec, ctx.kernels, ctx.steps = lists, spec, kernels, inputs.steps
+        return logits, rates
+
+    @staticmethod
+    def backward(ctx, grad_logits, _grad_rates):
+        w_in_t, w_out, logits, readouts = ctx.saved_tensors
+        spec, (times, units, values) = ctx.spec, ctx.lists
+        n, batch, per_sample = times.shape
+        grad_logits = grad_logits.contiguous()
+        grad_in_t = torch.zeros_like(w_in_t)
+        grad_out_weight = torch.zeros_like(w_out)
+        keep = spec.keep.reshape(-1).contiguous()
+        scales = spec.scales.reshape(-1).contiguous()
+        start = 0
+        for kernel, size in zip(ctx.kernels, spec.sizes):
+            failed = kernel.backward_fn(
+                start, start + size, batch, ctx.steps, w_in_t.shape[1], per_sample,
+                times.data_ptr(), units.data_ptr(), values.data_ptr(), w_in_t.data_ptr(), w_out.data_ptr(),
+                logits.data_ptr(), readouts.data_ptr(), grad_logits.data_ptr(), spec.spike_threshold, spec.beta, spec.reset == "subtract",
+                keep.data_ptr(), scales.data_ptr(), kernel.params.data_ptr(), grad_in_t.data_ptr(),
+                grad_out_weight.data_ptr())
+            if failed:
+                raise MemoryError("the native backward kernel could not allocate its buffer")
+            start += size
+        return grad_in_t.transpose(1, 2), grad_out_weight, None, None, None
+
+
+def native_forward(weight_in, weight_out, inputs: InputSpikes, spec, kernels, rates: bool,
+                    keep: bool = False):
+    """The native forward: logits ``(N, B, C)``, the hidden spike rates ``(N,)`` (None
+    unless ``rates``), the contiguous inputs its backward reads, and (if ``keep``, else None)
+    the readout membranes ``(N, B, T, C)`` it reads too."""
+    n, hidden, n_in = weight_in.shape
+    classes = weight_out.shape[1]
+    batch, steps = inputs.times.shape[1], inputs.steps
+    times, units = inputs.times.to(torch.int64).contiguous(), inputs.units.to(torch.int64).contiguous()
+    values = inputs.values.to(torch.float32).contiguous()
+    w_in_t = weight_in.detach().transpose(1, 2).contiguous()
+    w_out = weight_out.detach().contiguous()
+    logits = torch.empty(n, batch, classes)
+    counts = torch.zeros(n, dtype=torch.int64) if rates else None
+    readouts = torch.empty(n, batch, steps, classes) if keep else None
+    failed = kernels[0].forward_fn(
+        n, batch, steps, n_in, times.shape[2], times.data_ptr(), units.data_ptr(), values.data_ptr(),
+        w_in_t.data_ptr(), w_out.data_ptr(), spec.spike_threshold, spec.beta, spec.reset == "subtract",
+        None if counts is None else counts.data_ptr(), logits.data_ptr(),
+        None if readouts is None else readouts.data_ptr())
+    if failed:
+        raise MemoryError("the native forward kernel could not allocate its buffer")
+    spike_rates = None if counts is None else counts.to(torch.float32) / (steps * batch * hidden)
+    return logits, spike_rates, (times, units, values), w_in_t, w_out, readouts

@@ -29,7 +29,7 @@ from typing import Iterator, List, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-from . import lens, surrogates, tasks
+from . import lens, native, surrogates, tasks
 from .params import Param, ParamTypeError, field_for, format_number, param, params_of, shown, validate_value
 from .snn import BETA, DETACH_RESET, LAYER_SIZE, RECURRENT, RESET, SNN, WEIGHT_SCALE
 from .spike import MODE
@@ -357,6 +357,12 @@ def train(config: TrainConfig) -> Iterator[StepRecord]:
     ``config.threads`` threads while a step computes and with the caller's setting while
     the caller has control. A NaN or infinite loss or gradient ends the run with one
     ``"diverged"`` record; nothing is raised.
+
+    For one hidden layer without recurrent weights, the subtract reset or none and single
+    spikes on the CPU, each step's forward and backward run in :mod:`sgexplore.native`'s
+    compiled kernels where they are available (the same results up to float rounding);
+    membrane histograms (``record_every``) come from the network module's forward besides,
+    so recording them changes nothing the run trains.
     """
     if not isinstance(config, TrainConfig):
         raise ParamTypeError(f"train() config must be a TrainConfig; got {type(config).__name__}")
@@ -377,6 +383,27 @@ class _RunState:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.model = build_network(config, self.x_train.shape[-1], self.generator).to(device)
         self.optimizer = _OPTIMIZERS[config.optimizer](self.model.parameters(), lr=config.lr)
+        # the native kernels train this network (the lens, when on, reads the module's forward)
+        self.native_network = (len(config.hidden) == 1 and not config.recurrent and config.mode == "single"
+                               and config.reset in ("subtract", "none") and device.type == "cpu"
+                               and self.model.readout.weight.dtype == torch.float32)
+        self._spike_lists = None  # the training set as spike lists, made at the first native step
+
+    def _native_logits(self, batch: torch.Tensor):
+        """Logits and the hidden spike rate of ``batch`` through :mod:`sgexplore.native`, or
+        None where its kernels cannot serve this step (then the network module runs)."""
+        config, model = self.config, self.model
+        kernels = native.kernels_for([config.surrogate], config.spike_threshold, config.hidden[0], config.classes)
+        if kernels is None:
+            return None
+        if self._spike_lists is None:
+            self._spike_lists = native.spike_lists(self.x_train.transpose(0, 1))
+        times, units, values = (a[batch].unsqueeze(0) for a in self._spike_lists)
+        inputs = native.InputSpikes(times, units, values, self.x_train.shape[0], self.x_train.shape[-1])
+        spec = _OneNetwork(config)
+        logits, rates = native.NativeNetwork.apply(model.hidden[0].weight.unsqueeze(0),
+                                                   model.readout.weight.unsqueeze(0), inputs, spec, kernels)
+        return logits[0], (float(rates[0]),)
 
     def step(self, step: int, start: float) -> StepRecord:
         """One optimizer step (skipped when the loss or a gradient is not finite)."""
@@ -386,8 +413,16 @@ class _RunState:
         x, y = self.x_train[:, batch], self.y_train[batch]
         recording = bool(config.record_every) and (step % config.record_every == 0 or step == config.steps)
         membranes = [] if recording else None
-        readout, spikes = model(x, record=True, membranes=membranes)
-        logits = logits_of(readout)
+        fast = self._native_logits(batch) if self.native_network else None
+        if fast is not None:
+            logits, spike_rates = fast
+            if recording:  # the lens looks on: the module's forward, which changes nothing trained
+                with torch.no_grad():
+                    model(x, membranes=membranes)
+        else:
+            readout, spikes = model(x, record=True, membranes=membranes)
+            logits = logits_of(readout)
+            spike_rates = tuple(float(s.detach().mean()) for s in spikes)
         loss = F.cross_entropy(logits, y)
         self.optimizer.zero_grad()
         loss.backward()
@@ -395,8 +430,7 @@ class _RunState:
         grad_norms = _layer_grad_norms(model)
         record = dict(step=step, loss=loss_value,
                       accuracy=float((logits.detach().argmax(1) == y).float().mean()),
-                      grad_norms=grad_norms,
-                      spike_rates=tuple(float(s.detach().mean()) for s in spikes))
+                      grad_norms=grad_norms, spike_rates=spike_rates)
         # a NaN membrane is divergence too (it has no histogram: membrane_histograms gives None)
         membrane = lens.membrane_histograms(membranes, config.spike_threshold) if recording else None
         if not (math.isfinite(loss_value) and all(math.isfinite(g) for g in grad_norms)) or \
@@ -409,6 +443,17 @@ class _RunState:
         test_accuracy, test_loss = _test_metrics(model, self.x_test, self.y_test) if tested else (None, None)
         return StepRecord(**record, test_accuracy=test_accuracy, test_loss=test_loss,
                           elapsed_s=time.perf_counter() - start, status="ok")
+
+
+class _OneNetwork:
+    """What :class:`sgexplore.native.NativeNetwork` reads of one run's settings: its own
+    surrogate as the kernel's unit (scale 1) and its reset-gradient mask."""
+
+    def __init__(self, config: TrainConfig):
+        self.spike_threshold, self.beta, self.reset = float(config.spike_threshold), float(config.beta), config.reset
+        self.keep = torch.tensor([0.0 if config.detach_reset else 1.0])
+        self.scales = torch.ones(1)
+        self.sizes = [1]
 
 
 def _stream(config: TrainConfig) -> Iterator[StepRecord]:

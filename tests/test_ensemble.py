@@ -211,8 +211,8 @@ def _input_spikes(n, batch, steps, n_in, seed=0):
     generator = torch.Generator().manual_seed(seed)
     dense = (torch.rand(n * batch, steps, n_in, generator=generator) < 0.1).float()
     dense[0] = 0.0  # a sample without spikes: padding only
-    times, units, values = ensemble._spike_lists(dense)
-    lists = ensemble._InputSpikes(*(a.view(n, batch, -1) for a in (times, units, values)), steps, n_in)
+    times, units, values = ensemble.spike_lists(dense)
+    lists = ensemble.InputSpikes(*(a.view(n, batch, -1) for a in (times, units, values)), steps, n_in)
     return lists, dense.view(n, batch, steps, n_in).transpose(1, 2)  # (N, T, B, I)
 
 
@@ -223,7 +223,7 @@ def test_input_currents_are_the_dense_product_and_so_are_their_gradients(hidden)
     lists, dense = _input_spikes(n, batch, steps, n_in)
     weight = torch.randn(n, hidden, n_in, dtype=torch.float64, requires_grad=True)
     reference_weight = weight.detach().clone().requires_grad_()
-    currents = ensemble._SpikeCurrents.apply(weight, ensemble._InputSpikes(
+    currents = ensemble._SpikeCurrents.apply(weight, ensemble.InputSpikes(
         lists.times, lists.units, lists.values.double(), steps, n_in))
     reference = torch.einsum("ntbi,nhi->ntbh", dense.double(), reference_weight)
     assert torch.allclose(currents, reference, rtol=1e-12, atol=1e-12)

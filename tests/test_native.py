@@ -299,3 +299,28 @@ def test_op_arguments_are_read_by_their_schema_names(own_registry, kernels_here)
     expected = torch.where(x > 0, torch.clamp(x + 0.5 * (2 - 3 * x), min=-1.0) + torch.clamp(x, max=0.5),
                            torch.tensor(0.25)) * x * x
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [FastSigmoid(slope=10.0, grad_scale=0.5), Gaussian(sigma=0.3, grad_scale=0.4)],
+                         ids=["FastSigmoid", "Gaussian"])
+@pytest.mark.parametrize("detach", [True, False])
+def test_train_runs_the_kernels_and_matches_its_module_path(shape, detach, kernels_here, monkeypatch):
+    from sgexplore.train import Run, train
+
+    config = TrainConfig(**SMALL, surrogate=shape, detach_reset=detach)
+    run = Run(config)
+    assert run._state.native_network and run._state._native_logits(torch.arange(4)) is not None
+    mine = list(train(config))
+    monkeypatch.setenv(native.ENV_SWITCH, "0")
+    theirs = list(train(config))
+    _assert_close_runs([(r,) for r in mine], [(r,) for r in theirs])
+
+
+def test_the_lens_looking_on_changes_nothing_the_run_trains(kernels_here):
+    from sgexplore.train import train
+
+    config = TrainConfig(**SMALL)
+    plain = list(train(config))
+    watched = list(train(dataclasses.replace(config, record_every=2)))
+    assert [(r.loss, r.grad_norms, r.test_loss) for r in watched] == [(r.loss, r.grad_norms, r.test_loss) for r in plain]
+    assert all(r.membrane is not None for r in watched if r.step % 2 == 0)
