@@ -160,6 +160,59 @@ def test_pause_stops_a_live_run_and_play_goes_on_from_there():
         explorer.close()
 
 
+def _browser_drew(figure):
+    """What a browser view sends once it has drawn the last trace update (plotly's
+    widgetbundle.js ``_sendTraceDeltas``), as ipywidgets' comm delivers it."""
+    figure.set_state({"_js2py_traceDeltas": {"trace_deltas": [], "trace_edit_id": figure._last_trace_edit_id}})
+
+
+def test_play_goes_at_the_pages_pace_one_drawn_step_per_acknowledged_update():
+    config = dataclasses.replace(TINY, steps=12)
+    explorer = TrainingExplorer(config=config)
+    explorer._pacer.timeout_s = 1e9  # the page below answers when it answers: never overdue
+    full = list(train(explorer._config_from_controls()))
+    _browser_drew(explorer.figure)   # a view is open and has drawn the built run
+
+    async def scenario():
+        explorer.step(browser=True)  # a new run, paused at step 1
+        _browser_drew(explorer.figure)
+        explorer.play(browser=True)
+        for expected in range(2, config.steps + 1):
+            for _ in range(30):      # however long the page takes, no step goes ahead of it
+                await asyncio.sleep(0)
+            assert len(explorer.records) == expected, "a step trained before the page drew the last"
+            assert list(explorer.figure.data[0].y) == _losses(explorer.records), "a step was not drawn"
+            _browser_drew(explorer.figure)
+        await explorer.wait()
+
+    try:
+        asyncio.run(scenario())
+        assert _losses(explorer.records) == _losses(full) and "done step 12/12" in explorer.status.value
+    finally:
+        explorer.close()
+
+
+def test_a_changed_control_trains_at_full_speed_whatever_the_pages_pace():
+    explorer = TrainingExplorer(config=dataclasses.replace(TINY, steps=12))
+    explorer.debounce_s = 0.0
+    explorer._pacer.timeout_s = 1e9
+    _browser_drew(explorer.figure)
+    lr = explorer.controls["lr"]
+    finished_before = explorer.runs_finished
+
+    async def scenario():
+        lr.set_state({"index": lr.index + 1})  # from the page: a live run
+        _browser_drew(explorer.figure)         # it draws the run's start, then never answers again
+        await explorer.wait()
+
+    try:
+        asyncio.run(scenario())
+        assert len(explorer.records) == 12 and explorer.runs_finished == finished_before + 1
+        assert len(explorer.figure.data[0].y) < 12  # the page drew less than that
+    finally:
+        explorer.close()
+
+
 # -- activity views: the data, the hidden layer's spikes and firing rates ---------------------
 
 from sgexplore import views  # noqa: E402

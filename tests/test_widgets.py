@@ -16,7 +16,7 @@ import torch
 from traitlets import TraitError
 
 from sgexplore import surrogates
-from sgexplore.params import param, slider_values
+from sgexplore.params import format_number, param, slider_values
 from sgexplore.surrogates import Surrogate, register
 from sgexplore.train import TrainConfig, train
 from sgexplore.widgets import SurrogateExplorer, TrainingExplorer
@@ -638,6 +638,33 @@ def test_a_drag_redraws_the_surrogate_at_once_and_trains_only_where_it_rests():
     assert [r.loss for r in explorer.records] == losses(explorer.config)
     assert explorer.ghosts == 1  # the run before the drag; none of the values passed through
     np.testing.assert_array_equal(explorer.figure.data[explorer.base_traces].y, first)
+
+
+@pytest.mark.parametrize("rested", [False, True], ids=["moved on at once", "rested past the limit"])
+def test_a_run_that_ended_inside_a_drag_leaves_no_ghost(rested, monkeypatch):
+    from sgexplore.widgets import training_explorer
+
+    if rested:  # every run has been drawn longer than the limit when the control moves on
+        monkeypatch.setattr(training_explorer, "PASSED_THROUGH_S", 0.0)
+    explorer = tiny_explorer(steps=6)
+    explorer.run()  # the run before the drag: a ghost once the drag's first value trains
+    explorer.debounce_s = 0.0
+    scale = explorer.controls["grad_scale"]
+    lr = explorer.controls["lr"]
+
+    async def drag():  # a hesitating drag: each value trains to its end before the next arrives
+        for step in (1, 2, 3):
+            browser_sets(scale, index=scale.index + step)
+            await explorer.wait()
+            assert explorer.runs_finished == step + 1
+        browser_sets(lr, index=lr.index + 1)  # another control: the drag is over
+        await explorer.wait()
+
+    asyncio.run(drag())
+    assert explorer.runs_finished == 5
+    names = [explorer.figure.data[i].name for i in range(explorer.base_traces, len(explorer.figure.data), 2)]
+    assert len(names) == explorer.ghosts == (4 if rested else 2), names  # before the drag, where it rested
+    assert f"grad_scale={format_number(scale.value)}" in names[-1]
 
 
 # -- controls derived from the declarations ---------------------------------------------

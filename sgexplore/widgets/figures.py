@@ -125,6 +125,7 @@ class UpdatePacer:
         self._sent_at = -float("inf")
         self._waiting: Dict[str, Callable[[], Any]] = {}
         self._timer: Optional[asyncio.TimerHandle] = None
+        self._answered: Optional[asyncio.Event] = None  # set by the next acknowledgement
         figure.observe(self._on_ack, names="_js2py_traceDeltas")
         figure.observe(self._on_send, names="_last_trace_edit_id")  # any update, paced or not
 
@@ -134,6 +135,17 @@ class UpdatePacer:
         if self.acknowledged is None or self.acknowledged >= self.figure._last_trace_edit_id:
             return True
         return time.perf_counter() - self._sent_at >= self.timeout_s
+
+    async def until_ready(self) -> None:
+        """Return once :meth:`ready` is True: the update in flight is acknowledged, or overdue."""
+        while not self.ready():
+            self._answered = self._answered or asyncio.Event()
+            overdue_in = max(0.0, self._sent_at + self.timeout_s - time.perf_counter())
+            try:
+                await asyncio.wait_for(self._answered.wait(), overdue_in)
+            except asyncio.TimeoutError:
+                pass
+            self._answered = None
 
     @property
     def waiting(self) -> Tuple[str, ...]:
@@ -163,6 +175,8 @@ class UpdatePacer:
         if not data or "trace_edit_id" not in data:
             return  # plotly resets the trait to None once it has read a message
         self.acknowledged = max(self.acknowledged or 0, int(data["trace_edit_id"]))
+        if self._answered is not None:
+            self._answered.set()
         self._flush()
 
     def _flush(self) -> None:

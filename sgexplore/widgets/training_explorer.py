@@ -9,7 +9,9 @@ How runs are scheduled:
   step and redraws the surrogate curve at once. Training waits until the value has
   settled: no newer change for ``debounce_s`` (120 ms; the kernel never learns of a
   mouse-up). A drag therefore trains only the value it rests on, and the values it passes
-  through never train to the end, so they never become ghosts. The run is an asyncio task
+  through never become ghosts: their runs are stopped, and one that did end (a default run
+  takes a fraction of a second, so a drag that hesitates can see one end) leaves no ghost
+  when the same control moves on within ``PASSED_THROUGH_S`` (1 s) of its end. The run is an asyncio task
   on the kernel's event loop that yields after every training step, so the kernel keeps
   handling messages.
 * Figure updates go at the browser's pace: at most one is in flight per figure
@@ -19,6 +21,10 @@ How runs are scheduled:
   flight; a slow browser gets fewer, fuller updates instead of a backlog that delays every
   mouse move (docs/front-end-pitfalls.md#figure-update-backlog). Only a run's start (the
   old run's ghost and the cleared curves) goes out at once, so training need not wait.
+* *play* from the browser goes at the page's pace instead, as TensorFlow Playground
+  does: each step waits until the browser has drawn the one before and is drawn itself,
+  so every step is seen and *pause* stops where the page shows. A whole default run
+  trains in a fraction of a second, so at full speed there would be nothing to watch.
 * A change made by code (``explorer.controls["lr"].value = 0.1`` in a cell or a test),
   any change while ``live`` is False, and any change where no event loop runs, trains
   synchronously: the figure is complete when the assignment returns.
@@ -69,6 +75,7 @@ BROWSER = Param(False, doc="the call comes from a button click in a browser (Tru
                             "in the background)")
 REDRAW_INTERVAL_S = 0.05             # stream at most ~20 redraws a second (and always the first point)
 DEBOUNCE_S = 0.12                    # a live run starts after this long without a newer change
+PASSED_THROUGH_S = 1.0               # a run this recently ended when its control moved on: no ghost
 #: The lens's histograms are recorded every this many steps (and at the last) unless the
 #: config sets its own ``record_every``.
 LENS_EVERY = 5
@@ -269,6 +276,9 @@ class TrainingExplorer(Explorer):
         self._generation = 0
         self._task: Optional[asyncio.Task] = None
         self._finished = False  # the drawn run reached its end (so it may become a ghost)
+        self._finished_at = -np.inf  # when (time.perf_counter)
+        self._dragged: Any = None    # the control whose browser change started the drawn run
+        self._passed_through: Optional[list] = None  # records of a run a drag went past: no ghost
         self._run: Optional[Run] = None        # the run drawn now (its network, for continuing)
         self._pending: Optional[Iterator[StepRecord]] = None  # its session, while paused or live
         self.paused = False
@@ -284,7 +294,8 @@ class TrainingExplorer(Explorer):
         self.controls["retrain_on_change"].description = "retrain from scratch on change"
         drive = []
         for label, icon, action, tip in (
-                ("play", "play", self.play, "go on training (or start a run when none is in progress)"),
+                ("play", "play", self.play, "go on training step by step, at the page's pace "
+                                            "(or start a run when none is in progress)"),
                 ("pause", "pause", self.pause, "stop after the current step; play or step go on from there"),
                 ("step", "step-forward", self.step, "one optimizer step (pauses)"),
                 ("stop", "stop", self.stop, "end this run; play then starts a new one")):
@@ -374,16 +385,24 @@ class TrainingExplorer(Explorer):
         self._show_paused()
 
     def play(self, browser: bool = False) -> None:
-        """Go on with the paused run to its end (a live task when ``browser`` and a loop runs;
-        otherwise here and now), or train anew when no run is in progress."""
+        """Go on with the paused run to its end, or train anew when no run is in progress.
+
+        From the browser (``browser`` with a loop running) the run is a live task that plays
+        at the page's pace, as TensorFlow Playground does: one step per figure update the
+        browser has drawn, so every step is seen and pause stops where the page shows. A
+        changed control, or the retrain button, trains at full speed instead. Otherwise the
+        run goes on here and now."""
         browser = validate_value("TrainingExplorer.play", "browser", BROWSER, browser)
+        self._play(browser, paced=True)
+
+    def _play(self, browser: bool, paced: bool) -> None:
         self.paused = False
         if self._pending is None:
-            self._retrain(browser)
+            self._retrain(browser, paced=paced)
             return
         loop = _running_loop()
         if self.live and browser and loop is not None:
-            self._task = loop.create_task(self._consume(self._pending, self._generation))
+            self._task = loop.create_task(self._consume(self._pending, self._generation, paced=paced))
         else:
             self._consume_now(self._pending)
 
@@ -456,6 +475,7 @@ class TrainingExplorer(Explorer):
         browser = came_from_browser(change)
         if change is not None and change.get("owner") is self.controls.get("retrain_on_change"):
             return  # the switch itself changes no run
+        self._note_drag(change if browser else None)
         if not self.controls["retrain_on_change"].value and self._continue_with_new_surrogate(browser):
             return
         self._retrain(browser=browser)
@@ -475,32 +495,42 @@ class TrainingExplorer(Explorer):
         self.config = run.config
         self._show_surrogate(config, browser)
         if not self.paused and not self.running:
-            self.play(browser)
+            self._play(browser, paced=False)  # a changed control trains at full speed
         return True
+
+    def _note_drag(self, change) -> None:
+        """A run that a browser change of one control started, and that ended less than
+        ``PASSED_THROUGH_S`` before the same control changed again, was a value a drag went
+        past (a default run can end inside a drag): it leaves no ghost."""
+        owner = None if change is None else change.get("owner")
+        if (owner is not None and owner is self._dragged and self._finished
+                and time.perf_counter() - self._finished_at < PASSED_THROUGH_S):
+            self._passed_through = self.records
+        self._dragged = owner
 
     def _reset(self, browser: bool) -> None:
         self.panel.reset_values()
         self._retrain(browser)
 
-    def _retrain(self, browser: bool) -> None:
+    def _retrain(self, browser: bool, paced: bool = False) -> None:
         # Called from observers, which must never raise: bad settings become a message, and
         # an error inside the run has been shown by the session already.
         config = self._or_message(self._config_from_controls)
         if config is None:
             return
         try:
-            self._request(config, browser)
+            self._request(config, browser, paced)
         except Exception as error:  # noqa: BLE001 - shown already; an observer must not raise
             if self.error is not error:
                 self._show_failure(error, None)
 
-    def _request(self, config: TrainConfig, browser: bool) -> None:
+    def _request(self, config: TrainConfig, browser: bool, paced: bool = False) -> None:
         loop = _running_loop()
         self.paused = False
         if self.live and browser and loop is not None:
             generation = self._supersede()
             self._show_surrogate(config, browser)  # the curve follows the slider at once
-            self._task = loop.create_task(self._drive(config, generation))
+            self._task = loop.create_task(self._drive(config, generation, paced))
         else:
             self._draw_surrogate(config)
             self._pending = self.session(config)
@@ -524,7 +554,7 @@ class TrainingExplorer(Explorer):
             self._task = None
         return self._generation
 
-    async def _drive(self, config: TrainConfig, generation: int) -> None:
+    async def _drive(self, config: TrainConfig, generation: int, paced: bool = False) -> None:
         session = self._session(config, generation)
         self._pending = session
         try:
@@ -534,16 +564,23 @@ class TrainingExplorer(Explorer):
         except asyncio.CancelledError:
             session.close()
             raise
-        await self._consume(session, generation)
+        await self._consume(session, generation, paced)
 
-    async def _consume(self, session: Iterator[StepRecord], generation: int) -> None:
+    async def _consume(self, session: Iterator[StepRecord], generation: int, paced: bool = False) -> None:
         """Drive ``session`` step by step, yielding to the kernel between steps; a pause keeps
-        the session (for play or step), anything else closes it at the end."""
+        the session (for play or step), anything else closes it at the end. ``paced``: each
+        step waits until the browser has drawn the update before it, and is drawn itself."""
         try:
             self._streaming = True  # the session's code runs inside next(): it is live
             for _record in session:
                 self._streaming = False
                 await asyncio.sleep(0)  # let the kernel handle messages between steps
+                if paced:  # this step drawn, and the drawing acknowledged, before the next trains
+                    if self._drawn.get("records") != len(self.records):
+                        await self._pacer.until_ready()
+                        if generation == self._generation and not self.paused:
+                            self._draw_records()
+                    await self._pacer.until_ready()
                 if generation != self._generation or self.paused:
                     return
                 self._streaming = True
@@ -598,6 +635,7 @@ class TrainingExplorer(Explorer):
             yield record
         if generation == self._generation:
             self._finished = True  # even before its last draw reaches the browser
+            self._finished_at = time.perf_counter()
             self.runs_finished += 1
             if self._streaming:  # live: after the update in flight; code: complete on return
                 self._pacer.draw(lambda: generation == self._generation and self._draw_records(final=True),
@@ -639,8 +677,9 @@ class TrainingExplorer(Explorer):
 
     # -- drawing -----------------------------------------------------------------------
     def _start_drawing(self, config: TrainConfig) -> None:
-        if self.records and self._finished:
+        if self.records and self._finished and self._passed_through is not self.records:
             self._add_ghost()
+        self._passed_through = None
         self.config = config
         self.records = []
         self._finished = False
@@ -665,8 +704,8 @@ class TrainingExplorer(Explorer):
         # what changes less often than every step is set only when it changed (each set costs
         # plotly's validation here and a redraw in the browser)
         histograms = self.membrane
-        drawn = {"tested": len(tested), "membrane": (id(histograms), self.config.surrogate,
-                                                     self.config.spike_threshold)}
+        drawn = {"tested": len(tested), "records": len(records),
+                 "membrane": (id(histograms), self.config.surrogate, self.config.spike_threshold)}
         with self.figure.batch_update():
             losses = np.array([r.loss for r in records])
             self.figure.data[_LOSS].x = steps
