@@ -870,6 +870,25 @@ def test_the_hidden_text_takes_ascii_digits_commas_and_spaces_only(text):
 
 
 # --- the figures' JavaScript ------------------------------------------------------------
+def test_a_views_drawing_report_is_read_not_echoed_back_to_the_page():
+    from sgexplore.widgets.figures import CompactFigureWidget
+
+    echoed = {}
+    for kind in (go.FigureWidget, CompactFigureWidget):
+        figure = kind()
+        figure.add_scatter(y=[1.0])
+        report = {"_js2py_traceDeltas": {"trace_deltas": [{"type": "scatter", "uid": figure.data[0].uid}],
+                                         "trace_edit_id": 1},
+                  "_js2py_layoutDelta": {"layout_delta": {"xaxis": {"range": [0, 1]}}, "layout_edit_id": 1}}
+        sent = []
+        figure._send = lambda msg, buffers=None, sent=sent: sent.append(msg)
+        figure.set_state(report)  # what ipywidgets' comm does with the view's message
+        echoed[kind] = sorted(k for m in sent if m.get("method") == "echo_update" for k in m["state"])
+        assert figure._js2py_traceDeltas is None  # plotly's handlers read it (and reset it)
+    assert echoed[go.FigureWidget] == sorted(report), "plain plotly no longer echoes: the override is moot"
+    assert echoed[CompactFigureWidget] == []
+
+
 def test_explorer_figures_send_plotly_bundle_compressed_and_unchanged():
     """Each explorer figure's ``_esm`` is the loader with plotly's exact bundle inside, well
     under half its size (a reload restores every open figure's state: front-end-pitfalls.md)."""

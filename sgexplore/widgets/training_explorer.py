@@ -55,7 +55,7 @@ from .classroom import (CLASSROOM_LIMITS, check_classroom, check_classroom_hidde
                         hidden_range_text)
 from .controls import SurrogatePanel, came_from_browser, declared_control
 from .explorer import Explorer, visitor_message
-from .figures import CompactFigureWidget, UpdatePacer, refresh_snapshot, threshold_lines
+from .figures import CompactFigureWidget, UpdatePacer, padded_range, redraw_traces_only, refresh_snapshot, threshold_lines
 
 __all__ = ["TrainingExplorer", "TRAINING_FIELDS", "parse_hidden", "MAX_GHOSTS_PARAM", "LIVE", "CLASSROOM",
            "RETRAIN_ON_CHANGE", "BROWSER"]
@@ -198,6 +198,11 @@ def _new_figure() -> go.FigureWidget:
     figure.update_yaxes(title_text="input unit", row=4, col=1)
     figure.update_xaxes(title_text="time step", row=4, col=2)
     figure.update_yaxes(title_text="neuron", row=4, col=2)
+    # plotly.js redraws every axis on any data update: with these two at their defaults it
+    # measures each tick label ("hide past div") and may grow the margins and draw again,
+    # about half of a redraw's time here (benchmarks/bench_drag.py, BENCHMARKS.md)
+    figure.update_xaxes(ticklabeloverflow="allow", automargin=False)
+    figure.update_yaxes(ticklabeloverflow="allow", automargin=False)
     return figure
 
 
@@ -277,7 +282,10 @@ class TrainingExplorer(Explorer):
         self._task: Optional[asyncio.Task] = None
         self._finished = False  # the drawn run reached its end (so it may become a ghost)
         self._finished_at = -np.inf  # when (time.perf_counter)
-        self._dragged: Any = None    # the control whose browser change started the drawn run
+        self._drawn_grid: Optional[tuple] = None  # (threshold, mode) of the surrogate curve drawn
+        self._changed_by: Any = None  # the control a browser change is being handled for
+        self._cause: Tuple[int, Any] = (0, None)  # (generation, that control) of the last live request
+        self._run_cause: Any = None  # the control whose browser change started the drawn run
         self._passed_through: Optional[list] = None  # records of a run a drag went past: no ghost
         self._run: Optional[Run] = None        # the run drawn now (its network, for continuing)
         self._pending: Optional[Iterator[StepRecord]] = None  # its session, while paused or live
@@ -475,10 +483,15 @@ class TrainingExplorer(Explorer):
         browser = came_from_browser(change)
         if change is not None and change.get("owner") is self.controls.get("retrain_on_change"):
             return  # the switch itself changes no run
-        self._note_drag(change if browser else None)
-        if not self.controls["retrain_on_change"].value and self._continue_with_new_surrogate(browser):
-            return
-        self._retrain(browser=browser)
+        owner = change.get("owner") if browser and change is not None else None
+        self._note_drag(owner)
+        self._changed_by = owner
+        try:
+            if not self.controls["retrain_on_change"].value and self._continue_with_new_surrogate(browser):
+                return
+            self._retrain(browser=browser)
+        finally:
+            self._changed_by = None
 
     def _continue_with_new_surrogate(self, browser: bool) -> bool:
         """With retrain-on-change off: when only the surrogate changed and a run is in progress,
@@ -498,15 +511,13 @@ class TrainingExplorer(Explorer):
             self._play(browser, paced=False)  # a changed control trains at full speed
         return True
 
-    def _note_drag(self, change) -> None:
+    def _note_drag(self, owner: Any) -> None:
         """A run that a browser change of one control started, and that ended less than
         ``PASSED_THROUGH_S`` before the same control changed again, was a value a drag went
         past (a default run can end inside a drag): it leaves no ghost."""
-        owner = None if change is None else change.get("owner")
-        if (owner is not None and owner is self._dragged and self._finished
+        if (owner is not None and owner is self._run_cause and self._finished
                 and time.perf_counter() - self._finished_at < PASSED_THROUGH_S):
             self._passed_through = self.records
-        self._dragged = owner
 
     def _reset(self, browser: bool) -> None:
         self.panel.reset_values()
@@ -529,6 +540,7 @@ class TrainingExplorer(Explorer):
         self.paused = False
         if self.live and browser and loop is not None:
             generation = self._supersede()
+            self._cause = (generation, self._changed_by)
             self._show_surrogate(config, browser)  # the curve follows the slider at once
             self._task = loop.create_task(self._drive(config, generation, paced))
         else:
@@ -579,7 +591,7 @@ class TrainingExplorer(Explorer):
                     if self._drawn.get("records") != len(self.records):
                         await self._pacer.until_ready()
                         if generation == self._generation and not self.paused:
-                            self._draw_records()
+                            self._draw_records(quick=True)
                     await self._pacer.until_ready()
                 if generation != self._generation or self.paused:
                     return
@@ -614,6 +626,7 @@ class TrainingExplorer(Explorer):
                     if record is not None and generation == self._generation:
                         if not started:  # the old curves stay until the new run has a point
                             self._start_drawing(config)
+                            self._run_cause = self._cause[1] if self._cause[0] == generation else None
                             started = True
                         self.records.append(record)
                         if record.status != "ok":
@@ -624,7 +637,7 @@ class TrainingExplorer(Explorer):
                         # the browser to have drawn the previous update
                         if ((first and not self._streaming) or (
                                 (first or now - last_draw >= self.redraw_interval_s) and self._pacer.ready())):
-                            self._draw_records()
+                            self._draw_records(quick=self._streaming)
                             last_draw = now
             except Exception as error:  # noqa: BLE001 - shown, then raised to a caller in code
                 if generation == self._generation:
@@ -695,7 +708,11 @@ class TrainingExplorer(Explorer):
             self.figure.layout.title.text = f"training… {_describe(config)}"
         self.status.value = "training…"
 
-    def _draw_records(self, final: bool = False) -> None:
+    def _draw_records(self, final: bool = False, quick: bool = False) -> None:
+        """Draw the run's records. ``quick`` (a live run's draws): when only the per-step curves
+        and the gradient bars changed, plotly.js replots just those (their axes' ranges are set
+        here), not the whole figure (:func:`~sgexplore.widgets.figures.redraw_traces_only`);
+        the first draw, the test points, the lens and the last draw redraw everything."""
         records = self.records
         steps = np.array([r.step for r in records], dtype=np.int32)
         tested = [r for r in records if r.test_accuracy is not None]
@@ -706,8 +723,14 @@ class TrainingExplorer(Explorer):
         histograms = self.membrane
         drawn = {"tested": len(tested), "records": len(records),
                  "membrane": (id(histograms), self.config.surrogate, self.config.spike_threshold)}
-        with self.figure.batch_update():
-            losses = np.array([r.loss for r in records])
+        losses = np.array([r.loss for r in records])
+        grad_norms = np.array(last.grad_norms)
+        # set by hand, not autoranged, so that a quick draw (which leaves ranges alone) fits too
+        loss_range = padded_range(np.concatenate([losses, *self._loss_axis_values(tested)]), log=True)
+        norm_range = padded_range(grad_norms, log=True)
+        quick = (quick and not final and drawn["tested"] == self._drawn.get("tested")
+                 and drawn["membrane"] == self._drawn.get("membrane") and loss_range and norm_range)
+        with (redraw_traces_only if quick else go.FigureWidget.batch_update)(self.figure):
             self.figure.data[_LOSS].x = steps
             self.figure.data[_LOSS].y = losses
             self.figure.data[_SMOOTH_LOSS].x = steps
@@ -726,15 +749,27 @@ class TrainingExplorer(Explorer):
                 self._draw_membrane()
             self._drawn.update(drawn)
             self.figure.data[_GRAD_NORMS].x = layers
-            self.figure.data[_GRAD_NORMS].y = np.array(last.grad_norms)
-            self.figure.layout.xaxis.range = [0, self.config.steps]
-            self.figure.layout.xaxis2.range = [0, self.config.steps]
-            self.figure.layout.title.text = _describe(self.config)
+            self.figure.data[_GRAD_NORMS].y = grad_norms
+            self.figure.layout.yaxis.range = loss_range
+            self.figure.layout.yaxis4.range = norm_range
+            if not quick:  # the rest of the layout a quick draw would not show
+                self.figure.layout.xaxis.range = [0, self.config.steps]
+                self.figure.layout.xaxis2.range = [0, self.config.steps]
+                self.figure.layout.title.text = _describe(self.config)
         if final:
             self._finished = True
             refresh_snapshot(self.figure)
         seeds = f" (mean of {self._band_seeds} seeds, band lowest to highest)" if self._bands else ""
         self.status.value = _status_text(self.config, last, final) + seeds
+
+    def _loss_axis_values(self, tested: List[StepRecord]) -> list:
+        """What else the loss axis shows: the test losses, the seeds' band and the ghosts."""
+        values = [np.array([r.test_loss for r in tested], dtype=float)]
+        if self._bands:
+            values.append(np.array([band["loss"][k] for band in self._bands for k in (0, 1)], dtype=float))
+        for trace in self.figure.data[self.base_traces::2]:  # each ghost's loss curve
+            values.append(np.asarray(trace.y if trace.y is not None else (), dtype=float))
+        return values
 
     def _draw_bands(self, steps: np.ndarray) -> None:
         """The seeds' band around the mean curves: one closed outline, lowest to highest."""
@@ -818,18 +853,25 @@ class TrainingExplorer(Explorer):
         """Draw ``config``'s surrogate: for a browser's change at the browser's pace (the
         newest waits for the update in flight), for code at once."""
         if browser and self.live and _running_loop() is not None:
-            self._pacer.draw(lambda: self._draw_surrogate(config), kind="surrogate")
+            self._pacer.draw(lambda: self._draw_surrogate(config, quick=True), kind="surrogate")
         else:
             self._draw_surrogate(config)
 
-    def _draw_surrogate(self, config: TrainConfig) -> None:
+    def _draw_surrogate(self, config: TrainConfig, quick: bool = False) -> None:
+        """The surrogate curve; ``quick`` (a drag) replots only that curve and its y axis when
+        the threshold and mode, and so the v grid and the threshold line, are those drawn."""
         with self._warnings_as_messages():
             v_mem = membrane_grid(config.spike_threshold, config.mode, 401)
             y = surrogate_curve(config.surrogate, v_mem, config.spike_threshold, config.mode)
-            with self.figure.batch_update():
-                self.figure.data[_SURROGATE].x = v_mem
+            grid = (config.spike_threshold, config.mode)
+            same_grid = self._drawn_grid == grid
+            with (redraw_traces_only if quick and same_grid else go.FigureWidget.batch_update)(self.figure):
+                if not same_grid:
+                    self.figure.data[_SURROGATE].x = v_mem
+                    self.figure.layout.shapes = threshold_lines(config.spike_threshold, [("x3", "y3")])
                 self.figure.data[_SURROGATE].y = y
-                self.figure.layout.shapes = threshold_lines(config.spike_threshold, [("x3", "y3")])
+                self.figure.layout.yaxis3.range = padded_range(y)
+            self._drawn_grid = grid
             self.panel.show_readout(config.surrogate.peak(config.spike_threshold),
                                     config.surrogate.area(config.spike_threshold))
 
