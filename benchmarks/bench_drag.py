@@ -11,8 +11,8 @@ Run All) and in Voila (apps/explorer.ipynb):
   passed through became a ghost.
 
 How: the servers start as the browser tests start them (``tests/browser/harness.py``),
-JupyterLab with its default settings (default windowing) but the file browser folded
-away (with it open at 1280x800 the sliders are squeezed out of sight). The script
+JupyterLab with its default settings (default windowing, the file browser open: the
+controls wrap, ``tests/browser/test_layout.py``). The script
 clicks the explorer's *retrain* button, so a run streams, and 0.15 s later drags
 ``grad_scale`` with ``--moves`` mouse moves ``--interval-ms`` apart. Each
 ``page.mouse.move`` returns once Chromium has handled the event: its duration is how
@@ -222,9 +222,6 @@ def bench_lab(context, root: Path, work: Path, args) -> dict:
         page.set_default_timeout(600_000)
         page.goto(lab.url(f"/lab/tree/{NOTEBOOK}", reset=""))
         page.wait_for_function(harness.IDLE_JS, timeout=120_000)
-        # At 1280x800 with the file browser open the explorer's controls are squeezed out of
-        # sight (issue 11, "controls are clipped"); fold it away so the slider can be dragged.
-        page.evaluate("window.jupyterapp.shell.collapseLeft()")
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         page.wait_for_function("[...document.querySelectorAll('.jp-NotebookPanel .jp-InputArea-prompt')]"
                                ".every(e => !e.textContent.includes('*'))")

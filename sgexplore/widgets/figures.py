@@ -81,8 +81,8 @@ class CompactFigureWidget(go.FigureWidget):
 
     # What a view reports after drawing (plotly's ``_js2py_*`` messages), not echoed back to
     # the page as ipywidgets 8 echoes every browser change: each update's report carries the
-    # deltas of every trace and of the whole layout, and the echo sent them back to the page
-    # (two large messages per update, for nothing: only the kernel reads them)
+    # deltas of every trace, and the echo sent them back to the page for nothing (only the
+    # kernel reads them; docs/front-end-pitfalls.md#figure-update-backlog)
     _js2py_traceDeltas = traitlets.Dict(allow_none=True).tag(sync=True, echo_update=False, **custom_serializers)
     _js2py_layoutDelta = traitlets.Dict(allow_none=True).tag(sync=True, echo_update=False, **custom_serializers)
     _js2py_restyle = traitlets.Dict(allow_none=True).tag(sync=True, echo_update=False, **custom_serializers)
