@@ -91,6 +91,37 @@ class CompactFigureWidget(go.FigureWidget):
     _js2py_pointsCallback = traitlets.Dict(allow_none=True).tag(sync=True, echo_update=False,
                                                                 **custom_serializers)
 
+    def _send_update_msg(self, *args: Any, **kwargs: Any) -> None:
+        with self._one_message("_py2js_update"):
+            super()._send_update_msg(*args, **kwargs)
+
+    def _send_animate_msg(self, *args: Any, **kwargs: Any) -> None:
+        with self._one_message("_py2js_animate"):
+            super()._send_animate_msg(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def _one_message(self, name: str):
+        """Send an update and its two edit ids as one message, not four: plotly sets the
+        ids, then the message trait, then resets it to None (which is sent too, so that an
+        equal message would be sent again). Here the page gets the ids and the message
+        together, and the trait keeps the message (the next one always differs: its edit
+        ids are new). A drag sends one of these per redraw, and each message costs the
+        page's main thread time (docs/front-end-pitfalls.md#figure-update-backlog)."""
+        sent: Dict[str, Any] = {}
+
+        def keep(change) -> None:
+            if change["new"] is not None:
+                sent["message"] = change["new"]
+
+        self.observe(keep, names=name)
+        try:
+            with self.hold_sync():
+                yield
+                if "message" in sent:
+                    setattr(self, name, sent["message"])
+        finally:
+            self.unobserve(keep, names=name)
+
     def __init__(self, *args: Any, **kwargs: Any):
         # anywidget reads ``_esm`` from the class when an instance is built; set it on first
         # use so that importing sgexplore does not compress the bundle

@@ -840,13 +840,13 @@ class TrainingExplorer(Explorer):
         steps = np.array([r.step for r in self.records], dtype=np.int32)
         label = _describe(self.config, short=True)
         faded = dict(color="rgba(120,120,120,0.35)", width=1.5)
-        self.figure.add_scatter(x=steps, y=np.array([r.loss for r in self.records]), name=label,
-                                legendgroup="ghosts", showlegend=False, line=faded,
-                                hovertemplate=label + "<br>step %{x}: %{y:.3g}<extra></extra>",
-                                row=1, col=1)
-        self.figure.add_scatter(x=steps, y=np.array([r.accuracy for r in self.records]), name=label,
-                                legendgroup="ghosts", showlegend=False, line=faded,
-                                hoverinfo="skip", row=1, col=2)
+        loss = go.Scatter(x=steps, y=np.array([r.loss for r in self.records]), name=label,
+                          legendgroup="ghosts", showlegend=False, line=faded,
+                          hovertemplate=label + "<br>step %{x}: %{y:.3g}<extra></extra>")
+        accuracy = go.Scatter(x=steps, y=np.array([r.accuracy for r in self.records]), name=label,
+                              legendgroup="ghosts", showlegend=False, line=faded, hoverinfo="skip")
+        # one message, so one redraw in the browser (each addTraces redraws the whole figure)
+        self.figure.add_traces([loss, accuracy], rows=[1, 1], cols=[1, 2])
         self._trim_extra_pairs(self.max_ghosts)
 
     def _show_surrogate(self, config: TrainConfig, browser: bool) -> None:
