@@ -915,6 +915,39 @@ def test_a_figure_update_reaches_the_page_as_one_message_with_its_edit_ids(how):
     assert counts[go.FigureWidget] == 4, "plotly's own protocol changed: the override needs a look"
 
 
+def test_padded_ranges_hold_the_values_and_zero_or_the_decades():
+    from sgexplore.widgets.figures import padded_range
+
+    assert padded_range(np.array([1.0, 3.0])) == pytest.approx([-0.15, 3.15])  # 0 included, 5 % each side
+    assert padded_range(np.array([-2.0, np.nan, np.inf])) == pytest.approx([-2.1, 0.1])
+    assert padded_range(np.array([0.01, 1.0, np.nan, 0.0]), log=True) == pytest.approx([-2.1, 0.1])
+    assert padded_range(np.array([0.0, -1.0]), log=True) is None  # nothing a log axis can show
+
+
+def test_a_drag_replots_only_the_surrogate_curve_and_its_axis():
+    explorer = tiny_explorer(steps=4)
+    explorer.run()
+    acknowledge(explorer.figure)  # a view has drawn the run
+    sent = []
+    explorer.figure._send = lambda msg, buffers=None: sent.append(msg["state"])
+    scale = explorer.controls["grad_scale"]
+
+    async def drag():
+        explorer.debounce_s = 60.0  # nothing trains in this test
+        browser_sets(scale, index=scale.index + 3)
+
+    asyncio.run(drag())
+    (state,) = [s for s in sent if "_py2js_animate" in s]
+    animate = state["_py2js_animate"]
+    assert animate["animation_opts"]["frame"]["redraw"] is False
+    from sgexplore.widgets.training_explorer import _SURROGATE
+    assert animate["style_traces"] == [_SURROGATE]  # the surrogate curve only
+    assert set(animate["layout_data"]) == {"yaxis3.range"}
+    grad_scale = explorer.panel.build_surrogate().grad_scale
+    assert animate["layout_data"]["yaxis3.range"][1] == pytest.approx(1.05 * grad_scale)  # FastSigmoid's peak
+    assert not [s for s in sent if "_py2js_update" in s or "_py2js_relayout" in s]
+
+
 def test_explorer_figures_send_plotly_bundle_compressed_and_unchanged():
     """Each explorer figure's ``_esm`` is the loader with plotly's exact bundle inside, well
     under half its size (a reload restores every open figure's state: front-end-pitfalls.md)."""

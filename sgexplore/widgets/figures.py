@@ -27,7 +27,8 @@ from plotly.subplots import make_subplots
 from ..params import format_number
 from ..views import SWEEP_METRICS, heatmap_cells, heatmap_limits
 
-__all__ = ["CompactFigureWidget", "compact_esm", "refresh_snapshot", "redraw_traces_only", "padded_range", "UpdatePacer", "ACK_TIMEOUT_S", "threshold_lines", "heatmap_trace", "sweep_heatmaps", "sweep_figure"]
+__all__ = ["CompactFigureWidget", "compact_esm", "refresh_snapshot", "redraw_traces_only", "padded_range",
+           "UpdatePacer", "ACK_TIMEOUT_S", "threshold_lines", "heatmap_trace", "sweep_heatmaps", "sweep_figure"]
 
 _SCALE_AXIS = "surrogate peak (scale)"
 

@@ -11,9 +11,9 @@ How runs are scheduled:
   mouse-up). A drag therefore trains only the value it rests on, and the values it passes
   through never become ghosts: their runs are stopped, and one that did end (a default run
   takes a fraction of a second, so a drag that hesitates can see one end) leaves no ghost
-  when the same control moves on within ``PASSED_THROUGH_S`` (1 s) of its end. The run is an asyncio task
-  on the kernel's event loop that yields after every training step, so the kernel keeps
-  handling messages.
+  when the same control moves on within ``PASSED_THROUGH_S`` (1 s) of its end. The run is
+  an asyncio task on the kernel's event loop that yields after every training step, so
+  the kernel keeps handling messages.
 * Figure updates go at the browser's pace: at most one is in flight per figure
   (:class:`~sgexplore.widgets.figures.UpdatePacer`, which waits for the front end's
   acknowledgement). A live run draws its newest records whenever the previous update has
@@ -56,7 +56,8 @@ from .classroom import (CLASSROOM_LIMITS, check_classroom, check_classroom_hidde
                         hidden_range_text)
 from .controls import SurrogatePanel, came_from_browser, declared_control
 from .explorer import Explorer, visitor_message
-from .figures import CompactFigureWidget, UpdatePacer, padded_range, redraw_traces_only, refresh_snapshot, threshold_lines
+from .figures import (CompactFigureWidget, UpdatePacer, padded_range, redraw_traces_only, refresh_snapshot,
+                      threshold_lines)
 
 __all__ = ["TrainingExplorer", "TRAINING_FIELDS", "parse_hidden", "MAX_GHOSTS_PARAM", "LIVE", "CLASSROOM",
            "RETRAIN_ON_CHANGE", "BROWSER"]
