@@ -258,10 +258,6 @@ class UpdatePacer:
         self._waiting[kind] = update
         self._arm_timer()
 
-    def discard(self, kind: str) -> None:
-        """Forget the kept update of ``kind``, if any (a newer one has been sent another way)."""
-        self._waiting.pop(kind, None)
-
     def send(self, update: Callable[[], Any]) -> None:
         """Run ``update`` now, whatever is in flight (its acknowledgement is awaited like any)."""
         update()

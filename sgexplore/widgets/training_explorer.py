@@ -17,11 +17,10 @@ How runs are scheduled:
 * Figure updates go at the browser's pace: at most one is in flight per figure
   (:class:`~sgexplore.widgets.figures.UpdatePacer`, which waits for the front end's
   acknowledgement). A live run draws its newest records whenever the previous update has
-  been drawn and ``redraw_interval_s`` has passed; a slow browser gets fewer, fuller
-  updates instead of a backlog that delays every mouse move
-  (docs/front-end-pitfalls.md#figure-update-backlog). Only a run's start (the old run's
-  ghost and the cleared curves) and its last draw go out at once: training need not wait,
-  and nothing follows the last draw, so it starts no backlog.
+  been drawn and ``redraw_interval_s`` has passed, and its last draw waits for the one in
+  flight; a slow browser gets fewer, fuller updates instead of a backlog that delays every
+  mouse move (docs/front-end-pitfalls.md#figure-update-backlog). Only a run's start (the
+  old run's ghost and the cleared curves) goes out at once, so training need not wait.
 * *play* from the browser goes at the page's pace instead, as TensorFlow Playground
   does: each step waits until the browser has drawn the one before and is drawn itself,
   so every step is seen and *pause* stops where the page shows. A whole default run
@@ -652,10 +651,11 @@ class TrainingExplorer(Explorer):
             self._finished = True  # even before its last draw reaches the browser
             self._finished_at = time.perf_counter()
             self.runs_finished += 1
-            # at once, even with an update in flight: nothing follows it, so it starts no
-            # backlog, and waiting on an answer that never comes delayed it (front-end-pitfalls)
-            self._pacer.discard("records")
-            self._draw_records(final=True)
+            if self._streaming:  # live: after the update in flight; code: complete on return
+                self._pacer.draw(lambda: generation == self._generation and self._draw_records(final=True),
+                                 kind="records")
+            else:
+                self._draw_records(final=True)
 
     @property
     def seeds(self) -> int:
