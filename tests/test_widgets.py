@@ -945,6 +945,36 @@ def test_a_drag_replots_only_the_surrogate_curve_and_its_axis():
     assert not [s for s in sent if "_py2js_update" in s or "_py2js_relayout" in s]
 
 
+def test_a_live_run_redraws_new_test_points_at_most_every_interval(monkeypatch):
+    import time
+
+    from sgexplore.widgets import training_explorer
+
+    explorer = tiny_explorer(steps=6)  # a test point every 3 steps
+    explorer.run()
+    tested = sum(r.test_accuracy is not None for r in explorer.records)
+    sent = []
+    explorer.figure._send = lambda msg, buffers=None: sent.append(msg["state"])
+
+    def draw():
+        explorer.figure.data[0].y = []  # so that the draw has something to send
+        sent.clear()
+        explorer._drawn["tested"] = 0  # as if the test points had come after the last full redraw
+        explorer._draw_records(quick=True)
+        (state,) = [s for s in sent if "_py2js_update" in s or "_py2js_animate" in s]
+        return "full" if "_py2js_update" in state else "quick"
+
+    explorer._full_drawn_at = time.perf_counter()  # a full redraw just now: the points wait
+    assert draw() == "quick" and explorer._drawn["tested"] == 0
+    monkeypatch.setattr(training_explorer, "FULL_REDRAW_INTERVAL_S", 0.0)
+    assert draw() == "full" and explorer._drawn["tested"] == tested
+    explorer._drawn["tested"] = 0
+    explorer.figure.data[0].y = []
+    sent.clear()
+    explorer._draw_records(final=True)  # a run's last draw is always a full one
+    assert any("_py2js_update" in s for s in sent) and explorer._drawn["tested"] == tested
+
+
 def test_explorer_figures_send_plotly_bundle_compressed_and_unchanged():
     """Each explorer figure's ``_esm`` is the loader with plotly's exact bundle inside, well
     under half its size (a reload restores every open figure's state: front-end-pitfalls.md)."""

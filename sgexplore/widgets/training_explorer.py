@@ -77,6 +77,7 @@ BROWSER = Param(False, doc="the call comes from a button click in a browser (Tru
 REDRAW_INTERVAL_S = 0.05             # stream at most ~20 redraws a second (and always the first point)
 DEBOUNCE_S = 0.12                    # a live run starts after this long without a newer change
 PASSED_THROUGH_S = 1.0               # a run this recently ended when its control moved on: no ghost
+FULL_REDRAW_INTERVAL_S = 0.5         # a live run redraws its whole figure at most this often
 #: The lens's histograms are recorded every this many steps (and at the last) unless the
 #: config sets its own ``record_every``.
 LENS_EVERY = 5
@@ -283,6 +284,7 @@ class TrainingExplorer(Explorer):
         self._task: Optional[asyncio.Task] = None
         self._finished = False  # the drawn run reached its end (so it may become a ghost)
         self._finished_at = -np.inf  # when (time.perf_counter)
+        self._full_drawn_at = -np.inf  # when _draw_records last redrew the whole figure
         self._drawn_grid: Optional[tuple] = None  # (threshold, mode) of the surrogate curve drawn
         self._changed_by: Any = None  # the control a browser change is being handled for
         self._cause: Tuple[int, Any] = (0, None)  # (generation, that control) of the last live request
@@ -710,10 +712,11 @@ class TrainingExplorer(Explorer):
         self.status.value = "training…"
 
     def _draw_records(self, final: bool = False, quick: bool = False) -> None:
-        """Draw the run's records. ``quick`` (a live run's draws): when only the per-step curves
-        and the gradient bars changed, plotly.js replots just those (their axes' ranges are set
-        here), not the whole figure (:func:`~sgexplore.widgets.figures.redraw_traces_only`);
-        the first draw, the test points, the lens and the last draw redraw everything."""
+        """Draw the run's records. ``quick`` (a live run's draws): plotly.js replots just the
+        per-step curves and the gradient bars (their axes' ranges are set here), not the whole
+        figure (:func:`~sgexplore.widgets.figures.redraw_traces_only`). New test points and
+        lens histograms need a full redraw, which a live run makes at most every
+        ``FULL_REDRAW_INTERVAL_S``; its first and last draws are full ones."""
         records = self.records
         steps = np.array([r.step for r in records], dtype=np.int32)
         tested = [r for r in records if r.test_accuracy is not None]
@@ -729,8 +732,12 @@ class TrainingExplorer(Explorer):
         # set by hand, not autoranged, so that a quick draw (which leaves ranges alone) fits too
         loss_range = padded_range(np.concatenate([losses, *self._loss_axis_values(tested)]), log=True)
         norm_range = padded_range(grad_norms, log=True)
-        quick = (quick and not final and drawn["tested"] == self._drawn.get("tested")
-                 and drawn["membrane"] == self._drawn.get("membrane") and loss_range and norm_range)
+        changed = (drawn["tested"] != self._drawn.get("tested") or drawn["membrane"] != self._drawn.get("membrane"))
+        now = time.perf_counter()
+        quick = bool(quick and not final and loss_range and norm_range and self._drawn
+                     and not (changed and now - self._full_drawn_at >= FULL_REDRAW_INTERVAL_S))
+        if not quick:
+            self._full_drawn_at = now
         with (redraw_traces_only if quick else go.FigureWidget.batch_update)(self.figure):
             self.figure.data[_LOSS].x = steps
             self.figure.data[_LOSS].y = losses
@@ -740,15 +747,15 @@ class TrainingExplorer(Explorer):
             self.figure.data[_ACCURACY].y = np.array([r.accuracy for r in records])
             if self._bands:
                 self._draw_bands(steps)
-            if drawn["tested"] != self._drawn.get("tested"):
+            if not quick and drawn["tested"] != self._drawn.get("tested"):
                 tested_steps = np.array([r.step for r in tested], dtype=np.int32)
                 self.figure.data[_TEST_ACCURACY].x = tested_steps
                 self.figure.data[_TEST_ACCURACY].y = np.array([r.test_accuracy for r in tested])
                 self.figure.data[_TEST_LOSS].x = tested_steps
                 self.figure.data[_TEST_LOSS].y = np.array([r.test_loss for r in tested])
-            if drawn["membrane"] != self._drawn.get("membrane"):
+            if not quick and drawn["membrane"] != self._drawn.get("membrane"):
                 self._draw_membrane()
-            self._drawn.update(drawn)
+            self._drawn.update(drawn if not quick else {"records": drawn["records"]})
             self.figure.data[_GRAD_NORMS].x = layers
             self.figure.data[_GRAD_NORMS].y = grad_norms
             self.figure.layout.yaxis.range = loss_range
