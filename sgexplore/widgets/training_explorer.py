@@ -693,11 +693,8 @@ class TrainingExplorer(Explorer):
 
     # -- drawing -----------------------------------------------------------------------
     def _start_drawing(self, config: TrainConfig) -> None:
-        keep = (self.records and self._finished and self._passed_through is not self.records
-                and self.max_ghosts > 0)
-        ghost = self._ghost_traces() if keep else None
-        if ghost:
-            self._trim_extra_pairs(self.max_ghosts - 1)  # room first: see below
+        if self.records and self._finished and self._passed_through is not self.records:
+            self._add_ghost()
         self._passed_through = None
         self.config = config
         self.records = []
@@ -712,10 +709,6 @@ class TrainingExplorer(Explorer):
                 if trace.type != "histogram":  # a y would make plotly.js weigh the histogram's x by it
                     trace.y = empty
             self.figure.layout.title.text = f"training… {_describe(config)}"
-        if ghost:
-            # last: plotly.js draws an addTraces later and answers an update at once, and an
-            # update sent while an addTraces was pending was sometimes never answered (Voila)
-            self.figure.add_traces(ghost, rows=[1, 1], cols=[1, 2])
         self.status.value = "training…"
 
     def _draw_records(self, final: bool = False, quick: bool = False) -> None:
@@ -851,8 +844,7 @@ class TrainingExplorer(Explorer):
         self.figure.data[_HIDDEN_RASTER].x, self.figure.data[_HIDDEN_RASTER].y = t, n
         self.figure.data[_RATES].x = views.firing_rates(spikes)
 
-    def _ghost_traces(self) -> Tuple[go.Scatter, go.Scatter]:
-        """The drawn run's loss and accuracy, faded, named after its settings."""
+    def _add_ghost(self) -> None:
         steps = np.array([r.step for r in self.records], dtype=np.int32)
         label = _describe(self.config, short=True)
         faded = dict(color="rgba(120,120,120,0.35)", width=1.5)
@@ -861,7 +853,9 @@ class TrainingExplorer(Explorer):
                           hovertemplate=label + "<br>step %{x}: %{y:.3g}<extra></extra>")
         accuracy = go.Scatter(x=steps, y=np.array([r.accuracy for r in self.records]), name=label,
                               legendgroup="ghosts", showlegend=False, line=faded, hoverinfo="skip")
-        return loss, accuracy  # added in one addTraces: each redraws the whole figure
+        # one message, so one redraw in the browser (each addTraces redraws the whole figure)
+        self.figure.add_traces([loss, accuracy], rows=[1, 1], cols=[1, 2])
+        self._trim_extra_pairs(self.max_ghosts)
 
     def _show_surrogate(self, config: TrainConfig, browser: bool) -> None:
         """Draw ``config``'s surrogate: for a browser's change at the browser's pace (the
