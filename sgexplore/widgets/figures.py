@@ -191,9 +191,9 @@ def padded_range(values: np.ndarray, pad: float = 0.05, log: bool = False) -> Op
 
 #: An update the front end has not acknowledged after this long counts as lost (its view
 #: was closed, the kernel is busy in a cell and cannot read the acknowledgement, or the
-#: acknowledgement never came: in Voila about one run start in three lost the one of the
-#: update sent right after its ghost's ``addTraces``, benchmarks/bench_drag.py). A redraw
-#: of the TrainingExplorer's figure is acknowledged in 0.1 to 0.3 s here.
+#: acknowledgement never came: about one update in twenty, in Voila most often the one
+#: sent right after a ghost's ``addTraces``; benchmarks/bench_drag.py). A redraw of the
+#: TrainingExplorer's figure is acknowledged in 0.1 to 0.5 s here.
 ACK_TIMEOUT_S = 0.5
 
 
