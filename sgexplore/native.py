@@ -177,13 +177,15 @@ static void readout_max(int64_t T, float beta, const float* restrict oc, float* 
 
 /* Logits (N, B, CLS) of every sample, each configuration's spike count (counts may be
    NULL), and the readout membranes (N, B, T, CLS) for the backward (readouts may be NULL).
-   The hidden membranes are not kept: the backward recomputes them sample by sample, which
-   costs less than writing them to memory and reading them back. */
+   The hidden membranes are not kept for the backward, which recomputes them sample by
+   sample (that costs less than writing them to memory and reading them back); the lens
+   asks for them on its steps (membranes (N, B, T, HID), before the reset; else NULL). */
 int sgx_forward(int64_t N, int64_t B, int64_t T, int64_t I, int64_t M,
                 const int64_t* restrict times, const int64_t* restrict units,
                 const float* restrict values, const float* restrict w_in_t,
                 const float* restrict w_out, float thr, float beta, int subtract,
-                int64_t* restrict counts, float* restrict logits, float* restrict readouts) {
+                int64_t* restrict counts, float* restrict logits, float* restrict readouts,
+                float* restrict membranes) {
     float* u = malloc(sizeof(float) * T * (HID + 2 * CLS));
     if (!u) return 1;
     float* restrict oc = u + T * HID;
@@ -193,6 +195,7 @@ int sgx_forward(int64_t N, int64_t B, int64_t T, int64_t I, int64_t M,
         for (int64_t b = 0; b < B; b++) {
             count += lif_sample(n, b, B, T, I, M, times, units, values, w_in_t, w_out, thr, beta,
                                 subtract, u, oc);
+            if (membranes) memcpy(membranes + (n * B + b) * T * HID, u, sizeof(float) * T * HID);
             float* restrict r = readouts ? readouts + (n * B + b) * T * CLS : scratch;
             readout_max(T, beta, oc, r, logits + (n * B + b) * CLS);
         }
@@ -640,7 +643,7 @@ class NativeKernel:
         source, count = c_source(unit, hidden, classes)
         library = ctypes.CDLL(_build(source))  # ctypes releases the GIL during each call
         self.forward_fn = library.sgx_forward
-        self.forward_fn.argtypes = [_I64] * 5 + [_P] * 5 + [_F32, _F32, ctypes.c_int] + [_P] * 3
+        self.forward_fn.argtypes = [_I64] * 5 + [_P] * 5 + [_F32, _F32, ctypes.c_int] + [_P] * 4
         self.forward_fn.restype = ctypes.c_int
         self.backward_fn = library.sgx_backward
         self.backward_fn.argtypes = [_I64] * 6 + [_P] * 8 + [_F32, _F32, ctypes.c_int] + [_P] * 5
@@ -812,11 +815,24 @@ class NativeNetwork(torch.autograd.Function):
         return grad_in_t.transpose(1, 2), grad_out_weight, None, None, None
 
 
+def _membranes_out(spec, n: int, batch: int, steps: int, hidden: int):
+    """The address of ``spec.membranes`` after checking its layout, or None when it has none."""
+    out = getattr(spec, "membranes", None)
+    if out is None:
+        return None
+    if out.shape != (n, batch, steps, hidden) or out.dtype != torch.float32 or not out.is_contiguous():
+        raise ValueError(f"membranes must be a contiguous float32 tensor of shape {(n, batch, steps, hidden)}; "
+                         f"got {tuple(out.shape)} {out.dtype}")
+    return out.data_ptr()
+
+
 def native_forward(weight_in, weight_out, inputs: InputSpikes, spec, kernels, rates: bool,
                     keep: bool = False):
     """The native forward: logits ``(N, B, C)``, the hidden spike rates ``(N,)`` (None
     unless ``rates``), the contiguous inputs its backward reads, and (if ``keep``, else None)
-    the readout membranes ``(N, B, T, C)`` it reads too."""
+    the readout membranes ``(N, B, T, C)`` it reads too. When ``spec`` has a ``membranes``
+    tensor ``(N, B, T, H)`` (float32, contiguous), the hidden membranes before the reset are
+    written into it (what the lens reads)."""
     n, hidden, n_in = weight_in.shape
     classes = weight_out.shape[1]
     batch, steps = inputs.times.shape[1], inputs.steps
@@ -831,7 +847,7 @@ def native_forward(weight_in, weight_out, inputs: InputSpikes, spec, kernels, ra
         n, batch, steps, n_in, times.shape[2], times.data_ptr(), units.data_ptr(), values.data_ptr(),
         w_in_t.data_ptr(), w_out.data_ptr(), spec.spike_threshold, spec.beta, spec.reset == "subtract",
         None if counts is None else counts.data_ptr(), logits.data_ptr(),
-        None if readouts is None else readouts.data_ptr())
+        None if readouts is None else readouts.data_ptr(), _membranes_out(spec, n, batch, steps, hidden))
     if failed:
         raise MemoryError("the native forward kernel could not allocate its buffer")
     spike_rates = None if counts is None else counts.to(torch.float32) / (steps * batch * hidden)

@@ -361,8 +361,8 @@ def train(config: TrainConfig) -> Iterator[StepRecord]:
     For one hidden layer without recurrent weights, the subtract reset or none and single
     spikes on the CPU, each step's forward and backward run in :mod:`sgexplore.native`'s
     compiled kernels where they are available (the same results up to float rounding);
-    membrane histograms (``record_every``) come from the network module's forward besides,
-    so recording them changes nothing the run trains.
+    membrane histograms (``record_every``) come from the kernels' forward, which writes the
+    membranes out on those steps, so recording them changes nothing the run trains.
     """
     if not isinstance(config, TrainConfig):
         raise ParamTypeError(f"train() config must be a TrainConfig; got {type(config).__name__}")
@@ -383,15 +383,16 @@ class _RunState:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.model = build_network(config, self.x_train.shape[-1], self.generator).to(device)
         self.optimizer = _OPTIMIZERS[config.optimizer](self.model.parameters(), lr=config.lr)
-        # the native kernels train this network (the lens, when on, reads the module's forward)
+        # the native kernels train this network (and give the lens its membranes)
         self.native_network = (len(config.hidden) == 1 and not config.recurrent and config.mode == "single"
                                and config.reset in ("subtract", "none") and device.type == "cpu"
                                and self.model.readout.weight.dtype == torch.float32)
         self._spike_lists = None  # the training set as spike lists, made at the first native step
 
-    def _native_logits(self, batch: torch.Tensor):
+    def _native_logits(self, batch: torch.Tensor, membranes: Optional[list] = None):
         """Logits and the hidden spike rate of ``batch`` through :mod:`sgexplore.native`, or
-        None where its kernels cannot serve this step (then the network module runs)."""
+        None where its kernels cannot serve this step (then the network module runs). A list
+        as ``membranes`` receives the hidden layer's membranes before the reset (the lens)."""
         config, model = self.config, self.model
         kernels = native.kernels_for([config.surrogate], config.spike_threshold, config.hidden[0], config.classes)
         if kernels is None:
@@ -401,8 +402,12 @@ class _RunState:
         times, units, values = (a[batch].unsqueeze(0) for a in self._spike_lists)
         inputs = native.InputSpikes(times, units, values, self.x_train.shape[0], self.x_train.shape[-1])
         spec = _OneNetwork(config)
+        if membranes is not None:
+            spec.membranes = torch.empty(1, len(batch), self.x_train.shape[0], config.hidden[0])
         logits, rates = native.NativeNetwork.apply(model.hidden[0].weight.unsqueeze(0),
                                                    model.readout.weight.unsqueeze(0), inputs, spec, kernels)
+        if membranes is not None:
+            membranes.append(spec.membranes)  # (1, B, T, H): the histogram counts, the order is free
         return logits[0], (float(rates[0]),)
 
     def step(self, step: int, start: float) -> StepRecord:
@@ -413,12 +418,9 @@ class _RunState:
         x, y = self.x_train[:, batch], self.y_train[batch]
         recording = bool(config.record_every) and (step % config.record_every == 0 or step == config.steps)
         membranes = [] if recording else None
-        fast = self._native_logits(batch) if self.native_network else None
+        fast = self._native_logits(batch, membranes) if self.native_network else None
         if fast is not None:
             logits, spike_rates = fast
-            if recording:  # the lens looks on: the module's forward, which changes nothing trained
-                with torch.no_grad():
-                    model(x, membranes=membranes)
         else:
             readout, spikes = model(x, record=True, membranes=membranes)
             logits = logits_of(readout)

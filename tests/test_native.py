@@ -17,6 +17,7 @@ import random
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 import torch
 
@@ -314,6 +315,23 @@ def test_train_runs_the_kernels_and_matches_its_module_path(shape, detach, kerne
     monkeypatch.setenv(native.ENV_SWITCH, "0")
     theirs = list(train(config))
     _assert_close_runs([(r,) for r in mine], [(r,) for r in theirs])
+
+
+def test_the_kernels_give_the_lens_the_membranes_the_module_gives(kernels_here, monkeypatch):
+    from sgexplore.train import Run
+
+    config = TrainConfig(**SMALL, record_every=1)
+    run = Run(config)
+    assert run._state.native_network and run._state._native_logits(torch.arange(4)) is not None
+    mine = run.step().membrane
+    monkeypatch.setenv(native.ENV_SWITCH, "0")
+    theirs = Run(config).step().membrane  # the first step: the same weights, the module's forward
+    assert len(mine) == len(theirs) == 1
+    (a,), (b,) = mine, theirs
+    np.testing.assert_array_equal(a.edges, b.edges)
+    assert a.counts.sum() == b.counts.sum() > 0
+    # the same values up to float rounding: a sample may sit in the bin next door, no more
+    assert np.abs(a.counts - b.counts).sum() <= 2e-4 * a.counts.sum(), np.abs(a.counts - b.counts).sum()
 
 
 def test_the_lens_looking_on_changes_nothing_the_run_trains(kernels_here):
