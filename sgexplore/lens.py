@@ -21,6 +21,7 @@ each bin's centre, so their resolution is one bin.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
@@ -31,7 +32,8 @@ import torch
 from .params import Param, ParamTypeError, as_number, shown, validate_value
 from .surrogates import SPIKE_THRESHOLD, Surrogate
 
-__all__ = ["MembraneHistogram", "histogram", "membrane_histogram", "membrane_histograms", "coverage", "mean_gain", "fit_width", "LEVEL",
+__all__ = ["MembraneHistogram", "histogram", "membrane_histogram", "membrane_histograms", "counted_histograms",
+           "bin_arithmetic", "coverage", "mean_gain", "fit_width", "LEVEL",
            "COVERAGE", "RANGE", "BIN_WIDTH"]
 
 #: The histogram spans ``±RANGE * thr`` around the threshold, in bins of ``BIN_WIDTH * thr``.
@@ -89,12 +91,16 @@ class MembraneHistogram:
         return float(self.fractions()[self.centres >= x].sum())
 
 
-def edges_for(spike_threshold: float) -> torch.Tensor:
-    """The bin edges of every recorded histogram at this threshold (float64): bins of
-    ``BIN_WIDTH * thr`` centred on the multiples of that width, one on the threshold itself."""
+@functools.lru_cache(maxsize=64)
+def edges_for(spike_threshold: float) -> np.ndarray:
+    """The bin edges of every recorded histogram at this threshold (float64, read-only: the
+    histograms at one threshold share them): bins of ``BIN_WIDTH * thr`` centred on the
+    multiples of that width, one on the threshold itself."""
     half_count = int(round(RANGE / BIN_WIDTH))
-    positions = torch.arange(-half_count, half_count + 2, dtype=torch.float64) - 0.5
-    return positions * (BIN_WIDTH * spike_threshold)
+    positions = np.arange(-half_count, half_count + 2, dtype=np.float64) - 0.5
+    edges = positions * (BIN_WIDTH * spike_threshold)
+    edges.flags.writeable = False
+    return edges
 
 
 def histogram(offsets: torch.Tensor, spike_threshold: float) -> MembraneHistogram:
@@ -130,7 +136,7 @@ def membrane_histograms(v_mems: Sequence[torch.Tensor], spike_threshold: float
     counts = [_counts(v, thr, thr, len(edges) - 1, "membrane_histograms", "v_mem") for v in v_mems]
     if any(c is None for c in counts):
         return None
-    return tuple(MembraneHistogram(edges.numpy(), c) for c in counts)
+    return tuple(MembraneHistogram(edges, c) for c in counts)
 
 
 def _binned(values: torch.Tensor, spike_threshold: float, shift: float, owner: str, name: str) -> MembraneHistogram:
@@ -140,7 +146,7 @@ def _binned(values: torch.Tensor, spike_threshold: float, shift: float, owner: s
     if counts is None:
         raise ValueError(f"{owner}: {name} must hold numbers (-inf and inf count in the outer bins); "
                          "got NaN in it")
-    return MembraneHistogram(edges.numpy(), counts)
+    return MembraneHistogram(edges, counts)
 
 
 def _counts(values: torch.Tensor, spike_threshold: float, shift: float, bins: int, owner: str,
@@ -149,20 +155,43 @@ def _counts(values: torch.Tensor, spike_threshold: float, shift: float, bins: in
     if not isinstance(values, torch.Tensor) or not values.is_floating_point():
         raise ParamTypeError(f"{owner}: {name} must be a floating-point tensor; got {type(values).__name__}"
                              + (f" of dtype {values.dtype}" if isinstance(values, torch.Tensor) else ""))
-    # Bin i is [(i - h - 1/2) w, (i - h + 1/2) w) of x = value - shift, so i = floor(value / w
-    # + h + 1/2 - shift / w), clamped into the outer bins. Arithmetic in the values' dtype:
-    # about ten times faster than a search over the edges (a recorded step must stay cheap,
-    # benchmarks/bench_lens.py); a value within float32 rounding of an edge (1e-4 of a bin)
-    # may land in either neighbour.
-    width, half_count = BIN_WIDTH * float(spike_threshold), (bins - 1) // 2
+    scale, offset = bin_arithmetic(spike_threshold, shift)
     # a multiply, then an add in place: the same rounding on every CPU (a fused multiply-add
     # would move values at a bin edge on some machines and not others)
-    position = (values.detach().reshape(-1) * (1.0 / width)).add_(half_count + 0.5 - shift / width)
+    position = (values.detach().reshape(-1) * scale).add_(offset)
     # NaN has no bin (and no defined integer index); max propagates NaN, at a tenth of isnan().any()
     if position.numel() and math.isnan(float(position.max())):
         return None
     index = position.clamp_(0, bins - 0.5).to(torch.int32)  # truncation is floor here: >= 0
     return torch.bincount(index, minlength=bins).cpu().numpy().astype(np.int64)
+
+
+def bin_arithmetic(spike_threshold: float, shift: float) -> Tuple[float, float]:
+    """``(scale, offset)``: a value ``v`` falls in bin ``trunc(clamp(v * scale + offset, 0,
+    bins - 0.5))`` of :func:`edges_for`'s ``bins`` bins, ``x = v - shift`` being what is
+    binned. The multiply and the add are done in the values' precision, in that order, by
+    this module and by :mod:`sgexplore.native`'s forward alike."""
+    # Bin i is [(i - h - 1/2) w, (i - h + 1/2) w) of x, so i = floor(v / w + h + 1/2 - shift / w),
+    # clamped into the outer bins: about ten times faster than a search over the edges (a
+    # recorded step must stay cheap, benchmarks/bench_lens.py); a value within float32
+    # rounding of an edge (1e-4 of a bin) may land in either neighbour.
+    width, half_count = BIN_WIDTH * float(spike_threshold), int(round(RANGE / BIN_WIDTH))
+    return 1.0 / width, half_count + 0.5 - shift / width
+
+
+def counted_histograms(counts: np.ndarray, spike_threshold: float) -> Optional[Tuple[MembraneHistogram, ...]]:
+    """One histogram per row of ``counts`` (int, ``(layers, bins + 1)``: the counts of
+    :func:`edges_for`'s bins, then the number of NaNs, as the native forward counts them), or
+    None when any row counted a NaN (a diverged step, as :func:`membrane_histograms`)."""
+    thr = _threshold("counted_histograms", spike_threshold)
+    edges = edges_for(thr)
+    counts = np.asarray(counts, dtype=np.int64)
+    if counts.ndim != 2 or counts.shape[1] != len(edges):
+        raise ValueError(f"counted_histograms: counts must have shape (layers, {len(edges)}); "
+                         f"got {counts.shape}")
+    if counts[:, -1].any():
+        return None
+    return tuple(MembraneHistogram(edges, row[:-1].copy()) for row in counts)
 
 
 def _checked(surrogate: Surrogate, hist: MembraneHistogram, spike_threshold: float, owner: str) -> float:

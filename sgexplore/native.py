@@ -175,19 +175,65 @@ static void readout_max(int64_t T, float beta, const float* restrict oc, float* 
         }
 }
 
+/* The bin of each of the K membranes in u, into at: i = trunc(clamp(v * scale + offset, 0,
+   bins - 0.5)), sgexplore.lens's arithmetic in the same order and precision (a multiply,
+   then an add: -ffp-contract=off keeps them unfused), so a value gets the bin the lens's
+   own binning gives it; a NaN gets index bins (the count after the bins). */
+static void bin_indices(int64_t K, const float* restrict u, int64_t bins, float scale, float offset,
+                        int32_t* restrict at) {
+    const float top = (float)bins - 0.5f;
+    const int32_t nan_at = (int32_t)bins;
+    for (int64_t k = 0; k < K; k++) {  /* without branches, so that it vectorises */
+        float p = u[k] * scale;
+        p = p + offset;
+        float low = p > 0.0f ? p : 0.0f;  /* NaN compares false: 0 here, nan_at below */
+        float clamped = low < top ? low : top;
+        at[k] = p == p ? (int32_t)clamped : nan_at;
+    }
+}
+
+/* Counts the K indices in at into hist: four histograms in turn, so that runs of the same
+   bin (most membranes sit in a few bins) do not wait on each other's increments; the three
+   spares (3 (bins + 1) counts) are added into hist and zeroed again. */
+static void count_indices(int64_t K, const int32_t* restrict at, int64_t bins, int64_t* restrict hist,
+                          int64_t* restrict spare) {
+    int64_t* restrict s1 = spare;
+    int64_t* restrict s2 = spare + (bins + 1);
+    int64_t* restrict s3 = spare + 2 * (bins + 1);
+    int64_t k = 0;
+    for (; k + 4 <= K; k += 4) {
+        hist[at[k]]++; s1[at[k + 1]]++; s2[at[k + 2]]++; s3[at[k + 3]]++;
+    }
+    for (; k < K; k++) hist[at[k]]++;
+    for (int64_t i = 0; i <= bins; i++) {
+        hist[i] += s1[i] + s2[i] + s3[i];
+        s1[i] = s2[i] = s3[i] = 0;
+    }
+}
+
 /* Logits (N, B, CLS) of every sample, each configuration's spike count (counts may be
    NULL), and the readout membranes (N, B, T, CLS) for the backward (readouts may be NULL).
    The hidden membranes are not kept for the backward, which recomputes them sample by
-   sample (that costs less than writing them to memory and reading them back); the lens
-   asks for them on its steps (membranes (N, B, T, HID), before the reset; else NULL). */
+   sample (that costs less than writing them to memory and reading them back). On the
+   lens's steps the forward bins them, before the reset, into histograms (N, bins + 1): the
+   counts of bin_indices's bins, then of NaNs (else NULL); membranes (N, B, T, HID) receives
+   the membranes themselves (else NULL: the tests compare the two). */
 int sgx_forward(int64_t N, int64_t B, int64_t T, int64_t I, int64_t M,
                 const int64_t* restrict times, const int64_t* restrict units,
                 const float* restrict values, const float* restrict w_in_t,
                 const float* restrict w_out, float thr, float beta, int subtract,
                 int64_t* restrict counts, float* restrict logits, float* restrict readouts,
-                float* restrict membranes) {
+                float* restrict membranes, int64_t bins, float bin_scale, float bin_offset,
+                int64_t* restrict histograms) {
     float* u = malloc(sizeof(float) * T * (HID + 2 * CLS));
     if (!u) return 1;
+    int32_t* at = NULL;
+    int64_t* spare = NULL;
+    if (histograms) {
+        at = malloc(sizeof(int32_t) * T * HID);
+        spare = calloc(3 * (bins + 1), sizeof(int64_t));
+        if (!at || !spare) { free(u); free(at); free(spare); return 1; }
+    }
     float* restrict oc = u + T * HID;
     float* restrict scratch = oc + T * CLS;
     for (int64_t n = 0; n < N; n++) {
@@ -196,12 +242,18 @@ int sgx_forward(int64_t N, int64_t B, int64_t T, int64_t I, int64_t M,
             count += lif_sample(n, b, B, T, I, M, times, units, values, w_in_t, w_out, thr, beta,
                                 subtract, u, oc);
             if (membranes) memcpy(membranes + (n * B + b) * T * HID, u, sizeof(float) * T * HID);
+            if (histograms) {  /* while the sample's membranes are still in the cache */
+                bin_indices(T * HID, u, bins, bin_scale, bin_offset, at);
+                count_indices(T * HID, at, bins, histograms + n * (bins + 1), spare);
+            }
             float* restrict r = readouts ? readouts + (n * B + b) * T * CLS : scratch;
             readout_max(T, beta, oc, r, logits + (n * B + b) * CLS);
         }
         if (counts) counts[n] = count;
     }
     free(u);
+    free(at);
+    free(spare);
     return 0;
 }
 
@@ -643,7 +695,7 @@ class NativeKernel:
         source, count = c_source(unit, hidden, classes)
         library = ctypes.CDLL(_build(source))  # ctypes releases the GIL during each call
         self.forward_fn = library.sgx_forward
-        self.forward_fn.argtypes = [_I64] * 5 + [_P] * 5 + [_F32, _F32, ctypes.c_int] + [_P] * 4
+        self.forward_fn.argtypes = [_I64] * 5 + [_P] * 5 + [_F32, _F32, ctypes.c_int] + [_P] * 4 + [_I64, _F32, _F32, _P]
         self.forward_fn.restype = ctypes.c_int
         self.backward_fn = library.sgx_backward
         self.backward_fn.argtypes = [_I64] * 6 + [_P] * 8 + [_F32, _F32, ctypes.c_int] + [_P] * 5
@@ -826,13 +878,29 @@ def _membranes_out(spec, n: int, batch: int, steps: int, hidden: int):
     return out.data_ptr()
 
 
+def _histograms_out(spec, n: int):
+    """``(bins, scale, offset, address)`` of ``spec.histograms`` after checking its layout
+    and its binning (``spec.bin_scale``, ``spec.bin_offset``), or ``(0, 0, 0, None)``."""
+    out = getattr(spec, "histograms", None)
+    if out is None:
+        return 0, 0.0, 0.0, None
+    if out.dim() != 2 or out.shape[0] != n or out.shape[1] < 2 or out.dtype != torch.int64 \
+            or not out.is_contiguous():
+        raise ValueError(f"histograms must be a contiguous int64 tensor of shape ({n}, bins + 1) "
+                         f"with bins >= 1; got {tuple(out.shape)} {out.dtype}")
+    return out.shape[1] - 1, float(spec.bin_scale), float(spec.bin_offset), out.data_ptr()
+
+
 def native_forward(weight_in, weight_out, inputs: InputSpikes, spec, kernels, rates: bool,
                     keep: bool = False):
     """The native forward: logits ``(N, B, C)``, the hidden spike rates ``(N,)`` (None
     unless ``rates``), the contiguous inputs its backward reads, and (if ``keep``, else None)
     the readout membranes ``(N, B, T, C)`` it reads too. When ``spec`` has a ``membranes``
     tensor ``(N, B, T, H)`` (float32, contiguous), the hidden membranes before the reset are
-    written into it (what the lens reads)."""
+    written into it. When it has ``histograms`` (int64 ``(N, bins + 1)``, zeros), the forward
+    adds into it the counts of those membranes in the bins ``i = trunc(clamp(v * bin_scale +
+    bin_offset, 0, bins - 0.5))`` (float32 arithmetic, as :mod:`sgexplore.lens` bins), then
+    the count of NaNs: what the lens records, without the membranes leaving the cache."""
     n, hidden, n_in = weight_in.shape
     classes = weight_out.shape[1]
     batch, steps = inputs.times.shape[1], inputs.steps
@@ -847,7 +915,8 @@ def native_forward(weight_in, weight_out, inputs: InputSpikes, spec, kernels, ra
         n, batch, steps, n_in, times.shape[2], times.data_ptr(), units.data_ptr(), values.data_ptr(),
         w_in_t.data_ptr(), w_out.data_ptr(), spec.spike_threshold, spec.beta, spec.reset == "subtract",
         None if counts is None else counts.data_ptr(), logits.data_ptr(),
-        None if readouts is None else readouts.data_ptr(), _membranes_out(spec, n, batch, steps, hidden))
+        None if readouts is None else readouts.data_ptr(), _membranes_out(spec, n, batch, steps, hidden),
+        *_histograms_out(spec, n))
     if failed:
         raise MemoryError("the native forward kernel could not allocate its buffer")
     spike_rates = None if counts is None else counts.to(torch.float32) / (steps * batch * hidden)

@@ -361,8 +361,8 @@ def train(config: TrainConfig) -> Iterator[StepRecord]:
     For one hidden layer without recurrent weights, the subtract reset or none and single
     spikes on the CPU, each step's forward and backward run in :mod:`sgexplore.native`'s
     compiled kernels where they are available (the same results up to float rounding);
-    membrane histograms (``record_every``) come from the kernels' forward, which writes the
-    membranes out on those steps, so recording them changes nothing the run trains.
+    membrane histograms (``record_every``) come from the kernels' forward, which bins the
+    membranes itself on those steps, so recording them changes nothing the run trains.
     """
     if not isinstance(config, TrainConfig):
         raise ParamTypeError(f"train() config must be a TrainConfig; got {type(config).__name__}")
@@ -392,7 +392,8 @@ class _RunState:
     def _native_logits(self, batch: torch.Tensor, membranes: Optional[list] = None):
         """Logits and the hidden spike rate of ``batch`` through :mod:`sgexplore.native`, or
         None where its kernels cannot serve this step (then the network module runs). A list
-        as ``membranes`` receives the hidden layer's membranes before the reset (the lens)."""
+        as ``membranes`` receives the hidden layer's histograms of ``v - thr`` before the reset
+        (:func:`lens.counted_histograms`'s counts, binned by the kernel: the lens)."""
         config, model = self.config, self.model
         kernels = native.kernels_for([config.surrogate], config.spike_threshold, config.hidden[0], config.classes)
         if kernels is None:
@@ -403,11 +404,12 @@ class _RunState:
         inputs = native.InputSpikes(times, units, values, self.x_train.shape[0], self.x_train.shape[-1])
         spec = _OneNetwork(config)
         if membranes is not None:
-            spec.membranes = torch.empty(1, len(batch), self.x_train.shape[0], config.hidden[0])
+            spec.histograms = torch.zeros(1, len(lens.edges_for(config.spike_threshold)), dtype=torch.int64)
+            spec.bin_scale, spec.bin_offset = lens.bin_arithmetic(config.spike_threshold, config.spike_threshold)
         logits, rates = native.NativeNetwork.apply(model.hidden[0].weight.unsqueeze(0),
                                                    model.readout.weight.unsqueeze(0), inputs, spec, kernels)
         if membranes is not None:
-            membranes.append(spec.membranes)  # (1, B, T, H): the histogram counts, the order is free
+            membranes.append(spec.histograms)
         return logits[0], (float(rates[0]),)
 
     def step(self, step: int, start: float) -> StepRecord:
@@ -434,7 +436,11 @@ class _RunState:
                       accuracy=float((logits.detach().argmax(1) == y).float().mean()),
                       grad_norms=grad_norms, spike_rates=spike_rates)
         # a NaN membrane is divergence too (it has no histogram: membrane_histograms gives None)
-        membrane = lens.membrane_histograms(membranes, config.spike_threshold) if recording else None
+        membrane = None
+        if recording and fast is not None:
+            membrane = lens.counted_histograms(membranes[0].numpy(), config.spike_threshold)
+        elif recording:
+            membrane = lens.membrane_histograms(membranes, config.spike_threshold)
         if not (math.isfinite(loss_value) and all(math.isfinite(g) for g in grad_norms)) or \
                 (recording and membrane is None):
             return StepRecord(**record, test_accuracy=None,

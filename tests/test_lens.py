@@ -134,7 +134,7 @@ def test_test_loss_comes_with_test_accuracy_and_is_the_test_sets_cross_entropy()
 
 def _centres_histogram(thr=1.0):
     """One sample at each inner bin's centre: coverage can be counted by hand."""
-    edges = lens.edges_for(thr).numpy()
+    edges = lens.edges_for(thr)
     centres = (edges[1:-2] + edges[2:-1]) / 2
     return _from_offsets(centres, thr), centres
 

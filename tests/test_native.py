@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 
-from sgexplore import ensemble, native, surrogates
+from sgexplore import ensemble, lens, native, surrogates
 from sgexplore.params import params_of
 from sgexplore.surrogates import (ArcTan, Box, FastSigmoid, Gaussian, SigmoidDerivative, SingleExponential,
                                   Surrogate, Triangle)
@@ -332,6 +332,32 @@ def test_the_kernels_give_the_lens_the_membranes_the_module_gives(kernels_here, 
     assert a.counts.sum() == b.counts.sum() > 0
     # the same values up to float rounding: a sample may sit in the bin next door, no more
     assert np.abs(a.counts - b.counts).sum() <= 2e-4 * a.counts.sum(), np.abs(a.counts - b.counts).sum()
+
+
+@pytest.mark.parametrize("thr", [1.0, 0.37])
+def test_the_kernels_bin_their_membranes_exactly_as_the_lens_bins_them(thr, kernels_here, monkeypatch):
+    from sgexplore import train as train_module
+
+    seen = []
+
+    class _AlsoMembranes(train_module._OneNetwork):  # the kernel writes the membranes out too
+        def __init__(self, config):
+            super().__init__(config)
+            self.membranes = torch.empty(1, config.batch_size, SMALL["time_steps"], config.hidden[0])
+            seen.append(self)
+
+    monkeypatch.setattr(train_module, "_OneNetwork", _AlsoMembranes)
+    config = TrainConfig(**SMALL, record_every=2, spike_threshold=thr)
+    run = train_module.Run(config)
+    assert run._state.native_network
+    records = [run.step() for _ in range(3)]
+    assert [r.membrane is not None for r in records] == [False, True, False]
+    (binned_by_kernel,) = records[1].membrane
+    (membranes,) = [spec.membranes for spec in seen if hasattr(spec, "histograms")]
+    (binned_by_lens,) = lens.membrane_histograms([membranes], thr)
+    np.testing.assert_array_equal(binned_by_kernel.edges, binned_by_lens.edges)
+    assert binned_by_kernel.total == membranes.numel() and binned_by_kernel.counts[1:-1].sum() > 0
+    np.testing.assert_array_equal(binned_by_kernel.counts, binned_by_lens.counts)
 
 
 def test_the_lens_looking_on_changes_nothing_the_run_trains(kernels_here):
