@@ -133,9 +133,13 @@ def test_ipython_display_publishes_the_same_bundle(explorer, monkeypatch):
     assert raw and WIDGET_MIME in data and "image/svg+xml" in data
 
 
-def test_static_bundle_width_matches_figure(explorer):
-    html = static_bundle(explorer.figure)["text/html"]
-    assert f'width="{explorer.figure.layout.width:g}"' in html
+@pytest.mark.parametrize("width", [None, 640])
+def test_static_bundle_shows_the_picture_at_its_own_width(explorer, width):
+    explorer.figure.layout.width = width
+    bundle = static_bundle(explorer.figure)
+    drawn = ET.fromstring(bundle["image/svg+xml"]).get("width")
+    assert float(drawn) >= 300 and (width is None or float(drawn) == width)
+    assert '<img src="data:image/svg+xml;base64,' in bundle["text/html"] and f'width="{drawn}"' in bundle["text/html"]
 
 
 def test_displaying_the_widget_attribute_gets_the_picture_too(explorer):

@@ -992,5 +992,7 @@ def test_explorer_figures_send_plotly_bundle_compressed_and_unchanged():
         packed = re.search(r'const packed = "([A-Za-z0-9+/=]+)";', figure._esm).group(1)
         assert gzip.decompress(base64.b64decode(packed)) == bundle
         assert len(figure._esm) < 0.45 * len(plain._esm)
-        # the browser imports the unpacked bundle once per page and exports its default
-        assert "globalThis[key] ??= unpack()" in figure._esm and "export default bundle.default" in figure._esm
+        # the browser imports the unpacked bundle once per page and wraps its default widget
+        # (whose views then follow their container's width: tests/browser/test_layout.py)
+        assert "globalThis[key] ??= unpack()" in figure._esm and "const plotlyWidget = bundle.default" in figure._esm
+        assert figure._config.get("responsive") is True and figure.layout.width is None

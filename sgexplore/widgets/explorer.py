@@ -41,6 +41,11 @@ def visitor_message(error: BaseException) -> str:
     return text if len(text) <= MESSAGE_LENGTH else text[:MESSAGE_LENGTH - 1] + "…"
 
 CONTROLS_WIDTH = "500px"
+#: The figure fits the room beside (or, on a narrow page, under) the controls, no narrower
+#: than this (its panels' labels need it) and no wider than the max: a wider one reads no
+#: better, and the projector look lifts the max.
+FIGURE_MIN_WIDTH, FIGURE_MAX_WIDTH = "400px", "960px"
+FIGURE_BOX_CLASS, CONTROLS_BOX_CLASS = "sgx-figure", "sgx-controls"  # what the projector look's style rules select
 # Written under the static picture, which only a viewer without a kernel shows.
 STATIC_NOTE = "static picture: run the notebook for the live widget"
 
@@ -121,12 +126,20 @@ class Explorer:
             self._show_message(" ".join(part for part in (self.message, shown) if part))
 
     def _layout(self, controls: List[W.Widget]) -> W.HBox:
-        """Controls in a column on the left, the figure on the right; where the page is too
-        narrow for both, the figure wraps under the controls instead of squeezing them."""
+        """Controls in a column on the left, the figure on the right, as wide as the room
+        left (between :data:`FIGURE_MIN_WIDTH` and :data:`FIGURE_MAX_WIDTH`); where the page
+        is too narrow for both, the figure wraps under the controls instead of squeezing
+        them, and fits the page's width there."""
         # flex "0 0 auto": the column keeps its width (a squeezed column hides slider
         # readouts and buttons, docs/front-end-pitfalls.md#narrow-pages)
         column = W.VBox(controls, layout={"width": CONTROLS_WIDTH, "flex": "0 0 auto"})
-        return _ExplorerBox([column, self.figure], figure=self.figure, name=type(self).__name__,
+        column.add_class(CONTROLS_BOX_CLASS)
+        # flex basis 0 and a min width: the row wraps once less than the min is left, and the
+        # figure (whose layout has no width) takes the box's width (docs/front-end-pitfalls.md#figure-width)
+        figure_box = W.VBox([self.figure], layout={"flex": "1 1 0px", "min_width": FIGURE_MIN_WIDTH,
+                                                   "max_width": FIGURE_MAX_WIDTH})
+        figure_box.add_class(FIGURE_BOX_CLASS)
+        return _ExplorerBox([column, figure_box], figure=self.figure, name=type(self).__name__,
                             before_display=self.panel.refresh_choices,
                             layout={"flex_flow": "row wrap", "align_items": "flex-start", "width": "100%"})
 

@@ -55,7 +55,46 @@ async function unpack() {
   try { return await import(url); } finally { URL.revokeObjectURL(url); }
 }
 const bundle = await (globalThis[key] ??= unpack());
-export default bundle.default;
+const plotlyWidget = bundle.default;
+
+// A figure whose layout has no width fits the element it is drawn in. plotly.js measures
+// that element when it first draws, and again (config "responsive") when the window resizes;
+// a container that changes width for another reason (JupyterLab's sidebar, the projector
+// look, a wrapped row) goes unnoticed. Here each figure watches its own element and redraws
+// at the new width (plotly's responsive handler, once the width has settled). A relayout
+// that sets the height also pins the width plotly.js measured (its relayout does that);
+// for a figure the kernel gave no width, that pin is dropped first.
+function followWidth(el, model) {
+  const layout = model.get("_widget_layout") || {};
+  const fits = layout.width === undefined || layout.width === null;
+  let drawnAt = null, timer = null;
+  const observer = new ResizeObserver(() => {
+    const width = Math.round(el.clientWidth);
+    if (!fits || !width || width === drawnAt) return;
+    drawnAt = width;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (!el._responsiveChartHandler || !el.layout) return;
+      delete el.layout.width;
+      el.layout.autosize = true;
+      el._responsiveChartHandler();
+    }, 60);
+  });
+  observer.observe(el);
+  return () => { observer.disconnect(); clearTimeout(timer); };
+}
+
+export default () => {
+  const widget = plotlyWidget();
+  return {
+    initialize: (context) => widget.initialize(context),
+    render(context) {
+      const removePlot = widget.render(context);
+      const stopFollowing = followWidth(context.el, context.model);
+      return () => { stopFollowing(); if (typeof removePlot === "function") removePlot(); };
+    },
+  };
+};
 """
 
 
@@ -129,6 +168,8 @@ class CompactFigureWidget(go.FigureWidget):
         if "_esm" not in CompactFigureWidget.__dict__:
             CompactFigureWidget._esm = compact_esm()
         super().__init__(*args, **kwargs)
+        # a layout without a width fits its container, and follows it (the loader's followWidth)
+        self._config = {**self._config, "responsive": True}
 
 
 def refresh_snapshot(figure: go.FigureWidget) -> None:

@@ -1,10 +1,10 @@
 """Projector mode: large fonts and full-width figures, for explorers shown to a room.
 
-The notebook look (13 px titles, a 500 px control column beside a 640–760 px figure) fills
-about 60 % of a 1080p projector and cannot be read from the back. :func:`set_projector`
+The notebook look (13 px titles, a 500 px control column beside a figure of at most 960 px)
+fills about 60 % of a 1080p projector and cannot be read from the back. :func:`set_projector`
 switches one explorer to the projector look and back: the controls above the figure instead
-of beside it, every font at :data:`FONT_SIZE`, and the figure as wide as a 1080p projector's
-page (:data:`PAGE_WIDTH`).
+of beside it, every font at :data:`FONT_SIZE`, and the figure as wide as the page (its layout
+has no width: it fits its container, ``figures.CompactFigureWidget``).
 :func:`projector_toggle` is the button the Voila app shows for its explorers.
 """
 
@@ -21,17 +21,13 @@ __all__ = ["PROJECTOR", "FONT_SIZE", "set_projector", "projector_toggle", "STYLE
 PROJECTOR = Param(False, doc="large fonts and full-width figures, for a projector")
 #: Font size of the projector look, in CSS pixels (about twice the notebook look's).
 FONT_SIZE = 22
-#: A figure's width in the projector look, in CSS pixels: a 1920-pixel projector's page
-#: less its margins. (Plotly's figure widget cannot take "as wide as the page" from the
-#: kernel: an update that unsets its width fails in the browser.)
-PAGE_WIDTH = 1840
 #: How much taller a figure gets: its fonts grow, and so must the room between its panels.
 HEIGHT_FACTOR = 1.25
 _CLASS = "sgx-projector"
 #: The page's style rules for the projector look (shown once, by :func:`projector_toggle`).
 STYLE = f"""<style>
 .{_CLASS} {{ flex-wrap: wrap !important; width: 100% !important; }}
-.{_CLASS} > .widget-vbox {{ width: 100% !important; flex-direction: row !important; flex-wrap: wrap !important; }}
+.{_CLASS} > .sgx-controls {{ width: 100% !important; flex-direction: row !important; flex-wrap: wrap !important; }}
 .{_CLASS} .widget-label, .{_CLASS} .widget-readout, .{_CLASS} .widget-html-content,
 .{_CLASS} .widget-dropdown > select, .{_CLASS} .widget-text input, .{_CLASS} .widget-toggle-button,
 .{_CLASS} .widget-button, .{_CLASS} .widget-checkbox {{ font-size: {FONT_SIZE}px !important; }}
@@ -39,7 +35,7 @@ STYLE = f"""<style>
 .{_CLASS} .widget-inline-hbox > .widget-label {{ width: 11em !important; max-width: none !important; }}
 .{_CLASS} .widget-slider, .{_CLASS} .widget-dropdown, .{_CLASS} .widget-text {{ width: 36em !important; max-width: none !important; }}
 .{_CLASS} .widget-slider .slider-container {{ flex: 1 1 auto !important; max-width: none !important; }}
-.{_CLASS} .js-plotly-plot, .{_CLASS} .plot-container {{ width: 100% !important; }}
+.{_CLASS} .sgx-figure {{ flex: 1 1 100% !important; max-width: none !important; }}
 </style>"""
 
 
@@ -52,12 +48,11 @@ def set_projector(explorer: Any, on: bool) -> None:
         explorer.projector = False  # never switched: nothing to restore (and nothing sent)
         return
     notebook: Dict[str, Any] = getattr(explorer, "_notebook_look", None) or {
-        "width": figure.layout.width, "height": figure.layout.height, "font": figure.layout.font.size,
+        "height": figure.layout.height, "font": figure.layout.font.size,
         "title": figure.layout.title.font.size,
         "annotations": [a.font.size for a in figure.layout.annotations]}
     explorer._notebook_look = notebook
     with figure.batch_update():
-        figure.layout.width = PAGE_WIDTH if on else notebook["width"]
         figure.layout.height = round(notebook["height"] * HEIGHT_FACTOR) if on else notebook["height"]
         figure.layout.font.size = FONT_SIZE - 4 if on else notebook["font"]
         figure.layout.title.font.size = FONT_SIZE if on else notebook["title"]

@@ -22,6 +22,10 @@ import numpy as np
 
 __all__ = ["figure_svg", "static_bundle", "MAX_SVG_BYTES"]
 
+#: How wide the picture of a figure without a width is (an explorer's figure fits its
+#: container on the page; the picture needs a number).
+STATIC_WIDTH = 700
+
 # Keeps a notebook with two explorers far below its 200 kB budget (tests/test_notebooks.py).
 MAX_SVG_BYTES = 60_000
 # plotly's default colorway: traces without a colour take colour (index % 10).
@@ -245,7 +249,7 @@ def figure_svg(figure: Any, note: Optional[str] = None) -> str:
     # Not figure.to_dict(): plotly 6+ writes its arrays there as base64 typed arrays.
     layout = figure.layout.to_plotly_json()
     traces = [trace.to_plotly_json() for trace in figure.data]
-    width = float(layout.get("width") or 700)
+    width = float(layout.get("width") or STATIC_WIDTH)
     height = float(layout.get("height") or 450)
     margin = {"l": 80, "r": 80, "t": 100, "b": 80}
     margin.update({k: float(v) for k, v in (layout.get("margin") or {}).items() if k in margin})
@@ -421,7 +425,7 @@ def static_bundle(figure: Any, note: Optional[str] = None) -> Dict[str, str]:
     """
     svg = figure_svg(figure, note)
     encoded = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    width = (figure.layout.width or 700)
+    width = (figure.layout.width or STATIC_WIDTH)
     img = (f'<img src="data:image/svg+xml;base64,{encoded}" width="{width:g}" '
            f'alt="static picture of the figure (run the notebook for the live widget)"/>')
     return {"image/svg+xml": svg, "text/html": img}

@@ -62,7 +62,7 @@ def _new_figure() -> go.FigureWidget:
                        row=2, col=1)
     figure.add_scatter(x=empty, y=empty, name="true forward", line=dict(color="#444", width=1.5),
                        line_shape="hv", row=2, col=1)
-    figure.update_layout(height=560, width=640, template="plotly_white",
+    figure.update_layout(height=560, template="plotly_white",
                          margin=dict(l=50, r=20, t=70, b=40), title=dict(font=dict(size=13)),
                          legend=dict(orientation="h", y=-0.12))
     figure.update_xaxes(title_text="membrane potential v_mem", row=2, col=1)

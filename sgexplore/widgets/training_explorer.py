@@ -183,7 +183,7 @@ def _new_figure() -> go.FigureWidget:
                            row=row_col[0], col=row_col[1])
     figure.add_scatter(x=empty, y=empty, name=f"train loss (mean of last {views.SMOOTHING.default})",
                        line=dict(color="#08306b", width=2.5), row=1, col=1)
-    figure.update_layout(height=1080, width=760, template="plotly_white",
+    figure.update_layout(height=1080, template="plotly_white",
                          margin=dict(l=50, r=20, t=70, b=40), title=dict(font=dict(size=13)),
                          legend=dict(orientation="h", y=-0.1))
     figure.update_xaxes(title_text="step", row=1, col=1)

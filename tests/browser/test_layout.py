@@ -9,7 +9,9 @@ A scratch notebook shows both explorers; after Run All, for each explorer output
 * every control (slider, dropdown, text box, checkbox, button) lies inside its output area
   and keeps its natural width (its content is not cut: ``scrollWidth <= clientWidth + 1``);
 * every slider shows its readout, and its track is wide enough to grab (at least 60 px; squeezed columns left about 20);
-* the figure lies inside the output area (it wrapped under the controls), not past its edge.
+* the figure lies inside the output area (it wrapped under the controls), not past its edge;
+* the figure fills its box (it has no width of its own: it fits its container), and when the
+  file browser closes and the output widens, the figure follows its box's new width.
 """
 
 from __future__ import annotations
@@ -92,13 +94,33 @@ def test_nothing_is_clipped_at_1280x800_with_the_file_browser_open(lab, serve_di
             problems.append(f"explorer {k}: figure spans {plot['left']:.0f}..{plot['right']:.0f}, "
                             f"the output {left:.0f}..{right:.0f}")
     assert not problems, "clipped at 1280x800:\n  " + "\n  ".join(problems)
+    # the figures fit their boxes, and follow them when the file browser closes
+    before = page.evaluate(FIT_JS)
+    assert len(before) == 2 and all(abs(f["plot"] - f["box"]) <= 2 and f["box"] >= 400 for f in before), before
+    page.evaluate("window.jupyterapp.shell.collapseLeft()")
+    # (the box may grow, or shrink where the wider output lets it move beside the controls)
+    page.wait_for_function(f"({FIT_JS})().every((f, k) => Math.abs(f.box - {[f['box'] for f in before]}[k]) > 20 "
+                           "&& Math.abs(f.plot - f.box) <= 2)", timeout=20_000)
+    after = page.evaluate(FIT_JS)
+    page.screenshot(path=str(artifacts / "layout-1280x800-no-sidebar.png"), full_page=True)
+    assert all(f["box"] <= f["output"] + 1 for f in after), after
     assert not page.problems, "browser reported errors:\n  " + "\n  ".join(page.problems)
+
+
+# Each explorer output's width, its figure box's and its drawn figure's (CSS pixels).
+FIT_JS = r'''
+() => [...document.querySelectorAll('.jp-OutputArea-output')]
+  .filter(o => o.querySelector('.sgx-figure .js-plotly-plot .main-svg'))
+  .map(o => ({output: o.getBoundingClientRect().width,
+              box: o.querySelector('.sgx-figure').getBoundingClientRect().width,
+              plot: o.querySelector('.sgx-figure .main-svg').getBoundingClientRect().width}))
+'''
 
 
 PROJECTOR_JS = r'''
 () => {
   const content = document.querySelector('body').getBoundingClientRect();
-  const plots = [...document.querySelectorAll('.js-plotly-plot')].map(p => p.getBoundingClientRect().width);
+  const plots = [...document.querySelectorAll('.js-plotly-plot .main-svg:first-child')].map(p => p.getBoundingClientRect().width);
   const labels = [...document.querySelectorAll('.sgx-projector .widget-label')]
     .filter(e => e.offsetParent !== null).map(e => parseFloat(getComputedStyle(e).fontSize));
   const titles = [...document.querySelectorAll('.js-plotly-plot .gtitle')].map(
@@ -122,7 +144,7 @@ def test_projector_mode_in_voila_has_large_fonts_and_full_width_figures(voila, p
     before = page.evaluate(PROJECTOR_JS)
     assert before["boxes"] == 0 and all(w < 0.6 * before["page"] for w in before["plots"]), before
     page.locator("button", has_text="projector").click()
-    page.wait_for_function("[...document.querySelectorAll('.js-plotly-plot')].every("
+    page.wait_for_function("[...document.querySelectorAll('.js-plotly-plot .main-svg:first-child')].every("
                            "p => p.getBoundingClientRect().width >= 0.9 * document.body.getBoundingClientRect().width)",
                            timeout=60_000)
     on = page.evaluate(PROJECTOR_JS)
@@ -133,7 +155,7 @@ def test_projector_mode_in_voila_has_large_fonts_and_full_width_figures(voila, p
     assert len(on["plots"]) == 2 and min(on["plots"]) >= 0.9 * on["page"], on
     page.locator("button", has_text="projector").click()
     page.wait_for_function("document.querySelectorAll('.sgx-projector').length == 0", timeout=60_000)
-    page.wait_for_function("[...document.querySelectorAll('.js-plotly-plot')].every("
+    page.wait_for_function("[...document.querySelectorAll('.js-plotly-plot .main-svg:first-child')].every("
                            "p => p.getBoundingClientRect().width < 0.6 * document.body.getBoundingClientRect().width)",
                            timeout=60_000)
     assert not page.problems, "browser reported errors:\n  " + "\n  ".join(page.problems)
