@@ -889,6 +889,28 @@ def test_a_views_drawing_report_is_read_not_echoed_back_to_the_page():
     assert echoed[CompactFigureWidget] == []
 
 
+def test_a_views_drawing_report_gets_no_message_back():
+    """plotly resets a read report to None and sends that reset to the page; the compact
+    figure reads the report and sends nothing (the next report has a new edit id)."""
+    from sgexplore.widgets.figures import CompactFigureWidget
+
+    answered = {}
+    for kind in (go.FigureWidget, CompactFigureWidget):
+        figure = kind()
+        figure.add_scatter(y=[1.0])
+        sent = []
+        figure._send = lambda msg, buffers=None, sent=sent: sent.append(msg)
+        for edit_id in (1, 2):
+            figure.set_state({"_js2py_traceDeltas": {"trace_deltas": [{"type": "scatter", "uid": figure.data[0].uid}],
+                                                     "trace_edit_id": edit_id},
+                              "_js2py_layoutDelta": {"layout_delta": {"xaxis": {"range": [0, edit_id]}},
+                                                     "layout_edit_id": edit_id}})
+            assert figure._js2py_traceDeltas is None and figure._js2py_layoutDelta is None  # read by plotly
+        answered[kind] = [m for m in sent if m.get("method") == "update" and any(k.startswith("_js2py_") for k in m["state"])]
+    assert len(answered[go.FigureWidget]) == 4, "plain plotly no longer sends its resets: the override is moot"
+    assert answered[CompactFigureWidget] == []
+
+
 @pytest.mark.parametrize("how", ["update", "animate"])
 def test_a_figure_update_reaches_the_page_as_one_message_with_its_edit_ids(how):
     from sgexplore.widgets.figures import CompactFigureWidget, redraw_traces_only

@@ -131,6 +131,16 @@ class CompactFigureWidget(go.FigureWidget):
     _js2py_pointsCallback = traitlets.Dict(allow_none=True).tag(sync=True, echo_update=False,
                                                                 **custom_serializers)
 
+    # plotly resets each report trait to None once it has read it, and that reset is sent to
+    # the page as a message of its own (two per drawn update). The page needs none of them:
+    # every report carries a new edit id, so the next one differs from the last one anyway.
+    _UNSENT_RESETS = frozenset({"_js2py_traceDeltas", "_js2py_layoutDelta"})
+
+    def _should_send_property(self, key: str, value: Any) -> bool:
+        if value is None and key in self._UNSENT_RESETS:
+            return False
+        return super()._should_send_property(key, value)
+
     def _send_update_msg(self, *args: Any, **kwargs: Any) -> None:
         with self._one_message("_py2js_update"):
             super()._send_update_msg(*args, **kwargs)
