@@ -57,6 +57,21 @@ async function unpack() {
 const bundle = await (globalThis[key] ??= unpack());
 const plotlyWidget = bundle.default;
 
+// After each update, plotly's view diffs the figure's full data against its own, trace by
+// trace, and sends those deltas (and the layout's) to the kernel, which sgexplore reads only
+// as the update's acknowledgement (figures.UpdatePacer: the trace_edit_id). The answer here
+// is the id alone: no diff on the page's main thread, no large message, and none that fails
+// on data still being drawn. The kernel then knows what it set, as it does with no page.
+const View = bundle.FigureView;
+if (!View.prototype.__sgexploreAcksOnly) {
+  View.prototype.__sgexploreAcksOnly = true;
+  View.prototype._sendTraceDeltas = function (editId) {
+    this.model.set("_js2py_traceDeltas", {trace_deltas: [], trace_edit_id: editId});
+    this.touch();
+  };
+  View.prototype._sendLayoutDelta = function () {};
+}
+
 // A figure whose layout has no width fits the element it is drawn in. plotly.js measures
 // that element when it first draws, and again (config "responsive") when the window resizes;
 // a container that changes width for another reason (JupyterLab's sidebar, the projector
