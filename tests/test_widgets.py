@@ -1018,3 +1018,5 @@ def test_explorer_figures_send_plotly_bundle_compressed_and_unchanged():
         # (whose views then follow their container's width: tests/browser/test_layout.py)
         assert "globalThis[key] ??= unpack()" in figure._esm and "const plotlyWidget = bundle.default" in figure._esm
         assert figure._config.get("responsive") is True and figure.layout.width is None
+        # a view answers an update with its edit id alone (the pacer's acknowledgement)
+        assert 'trace_deltas: [], trace_edit_id: editId' in figure._esm
