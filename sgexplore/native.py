@@ -192,23 +192,9 @@ static void bin_indices(int64_t K, const float* restrict u, int64_t bins, float 
     }
 }
 
-/* Counts the K indices in at into hist: four histograms in turn, so that runs of the same
-   bin (most membranes sit in a few bins) do not wait on each other's increments; the three
-   spares (3 (bins + 1) counts) are added into hist and zeroed again. */
-static void count_indices(int64_t K, const int32_t* restrict at, int64_t bins, int64_t* restrict hist,
-                          int64_t* restrict spare) {
-    int64_t* restrict s1 = spare;
-    int64_t* restrict s2 = spare + (bins + 1);
-    int64_t* restrict s3 = spare + 2 * (bins + 1);
-    int64_t k = 0;
-    for (; k + 4 <= K; k += 4) {
-        hist[at[k]]++; s1[at[k + 1]]++; s2[at[k + 2]]++; s3[at[k + 3]]++;
-    }
-    for (; k < K; k++) hist[at[k]]++;
-    for (int64_t i = 0; i <= bins; i++) {
-        hist[i] += s1[i] + s2[i] + s3[i];
-        s1[i] = s2[i] = s3[i] = 0;
-    }
+/* Counts the K indices in at into hist (bins + 1 counts). */
+static void count_indices(int64_t K, const int32_t* restrict at, int64_t* restrict hist) {
+    for (int64_t k = 0; k < K; k++) hist[at[k]]++;
 }
 
 /* Logits (N, B, CLS) of every sample, each configuration's spike count (counts may be
@@ -228,11 +214,9 @@ int sgx_forward(int64_t N, int64_t B, int64_t T, int64_t I, int64_t M,
     float* u = malloc(sizeof(float) * T * (HID + 2 * CLS));
     if (!u) return 1;
     int32_t* at = NULL;
-    int64_t* spare = NULL;
     if (histograms) {
         at = malloc(sizeof(int32_t) * T * HID);
-        spare = calloc(3 * (bins + 1), sizeof(int64_t));
-        if (!at || !spare) { free(u); free(at); free(spare); return 1; }
+        if (!at) { free(u); return 1; }
     }
     float* restrict oc = u + T * HID;
     float* restrict scratch = oc + T * CLS;
@@ -244,7 +228,7 @@ int sgx_forward(int64_t N, int64_t B, int64_t T, int64_t I, int64_t M,
             if (membranes) memcpy(membranes + (n * B + b) * T * HID, u, sizeof(float) * T * HID);
             if (histograms) {  /* while the sample's membranes are still in the cache */
                 bin_indices(T * HID, u, bins, bin_scale, bin_offset, at);
-                count_indices(T * HID, at, bins, histograms + n * (bins + 1), spare);
+                count_indices(T * HID, at, histograms + n * (bins + 1));
             }
             float* restrict r = readouts ? readouts + (n * B + b) * T * CLS : scratch;
             readout_max(T, beta, oc, r, logits + (n * B + b) * CLS);
@@ -253,7 +237,6 @@ int sgx_forward(int64_t N, int64_t B, int64_t T, int64_t I, int64_t M,
     }
     free(u);
     free(at);
-    free(spare);
     return 0;
 }
 
