@@ -63,9 +63,9 @@ FIND_JS = r'''
 '''
 # What the page shows now: status text, figure title, loss y, ghost names, knob readout.
 STATE_JS = r'''
-([knob, base]) => {
+([knob, base, training]) => {
   const out = document.querySelector('[data-bench="explorer"]');
-  const plot = out.querySelector('.js-plotly-plot');
+  const plot = out.querySelector(`.${training}.js-plotly-plot`);
   const html = [...out.querySelectorAll('.widget-html-content')].map(e => e.textContent);
   const status = html.find(t => /^(done step|training…|stopped at|paused at|run stopped)/.test(t.trim())) || '';
   const slider = [...out.querySelectorAll('.widget-slider')]
@@ -79,6 +79,7 @@ STATE_JS = r'''
 '''
 SHOTS = os.environ.get("SGEXPLORE_BENCH_SHOTS")  # a folder: screenshots after each drag
 from sgexplore.widgets.training_explorer import _BASE_TRACES as BASE_TRACES  # noqa: E402  ghosts follow
+from sgexplore.widgets.training_explorer import TRAINING_FIGURE_CLASS  # noqa: E402
 
 
 def app_explorer():
@@ -185,7 +186,7 @@ def wait_done(page, t_up: float, steps: int, timeout_s: float = 60.0):
     after mouse-up and the state then."""
     deadline = t_up + timeout_s
     while time.perf_counter() < deadline:
-        state = page.evaluate(STATE_JS, [KNOB, BASE_TRACES])
+        state = page.evaluate(STATE_JS, [KNOB, BASE_TRACES, TRAINING_FIGURE_CLASS])
         if (state["status"].startswith(f"done step {steps}/{steps}") and KNOB in state["title"]
                 and math.isclose(knob_value(state["title"]), float(state["readout"]), rel_tol=0.05)):
             return time.perf_counter() - t_up, state
@@ -232,11 +233,11 @@ def bench_lab(context, root: Path, work: Path, args) -> dict:
         updates = int(harness.kernel_execute(lab, kernel, "print(explorer.figure._last_trace_edit_id)"))
         harness.kernel_execute(lab, kernel, TRACE_KERNEL)
         load = os.getloadavg()
-        before = page.evaluate(STATE_JS, [KNOB, BASE_TRACES])
+        before = page.evaluate(STATE_JS, [KNOB, BASE_TRACES, TRAINING_FIGURE_CLASS])
         accept, rate, t_up = drag(page, args.moves, args.interval_ms / 1e3)
         done_s, state = wait_done(page, t_up, steps)
         time.sleep(0.5)
-        state = page.evaluate(STATE_JS, [KNOB, BASE_TRACES])
+        state = page.evaluate(STATE_JS, [KNOB, BASE_TRACES, TRAINING_FIGURE_CLASS])
         fresh = json.loads(harness.kernel_execute(lab, kernel, (
             "import json, time\nfrom sgexplore.train import train\n"
             "_t = time.perf_counter(); _fresh = [r.loss for r in train(explorer.config)]\n"
@@ -272,13 +273,13 @@ def bench_voila(context, work: Path, args) -> dict:
                                ".every(e => e._fullLayout && e.querySelector('.main-svg'))")
         time.sleep(1.0)
         load = os.getloadavg()
-        before = page.evaluate(STATE_JS, [KNOB, BASE_TRACES])
+        before = page.evaluate(STATE_JS, [KNOB, BASE_TRACES, TRAINING_FIGURE_CLASS])
         from sgexplore.train import train
         steps = app_explorer().config.steps
         accept, rate, t_up = drag(page, args.moves, args.interval_ms / 1e3)
         done_s, state = wait_done(page, t_up, steps)
         time.sleep(0.5)
-        state = page.evaluate(STATE_JS, [KNOB, BASE_TRACES])
+        state = page.evaluate(STATE_JS, [KNOB, BASE_TRACES, TRAINING_FIGURE_CLASS])
         fresh = app_explorer()
         grid = [v for _, v in fresh.controls[KNOB].options]
         released = min(grid, key=lambda v: abs(math.log(v) - math.log(knob_value(state["title"]))))

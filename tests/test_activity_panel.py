@@ -35,7 +35,7 @@ def test_the_data_raster_shows_the_first_training_sample_of_each_class_side_by_s
         drawn = sorted(zip((times[inside] - k * period).tolist(), units[inside].tolist()))
         assert drawn == sorted(zip(*[a.tolist() for a in np.nonzero(sample)]))
     assert len(times) == sum(int(np.count_nonzero(x[:, y.tolist().index(label)])) for label in labels)
-    assert list(explorer.figure.layout.xaxis7.ticktext) == [str(label) for label in labels]
+    assert list(explorer.figure.layout.xaxis5.ticktext) == [str(label) for label in labels]
 
 
 def test_hidden_spikes_and_rates_are_the_probe_samples_under_the_final_weights():

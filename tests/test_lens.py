@@ -260,12 +260,12 @@ def test_explorer_draws_each_layers_histogram_on_the_surrogates_axis():
         last = records[-1].membrane  # step 10 is recorded (every 5, and the last)
         assert last is not None and explorer.membrane is last
         for index, h in enumerate(last):
-            trace = explorer.figure.data[_MEMBRANE + index]
+            trace = explorer.lens_figure.data[_MEMBRANE + index]
             np.testing.assert_array_equal(trace.x, h.centres + 1.0)
             np.testing.assert_array_equal(trace.y, h.fractions())
-        assert len(explorer.figure.data[_MEMBRANE + 2].x) == 0  # no third hidden layer
+        assert len(explorer.lens_figure.data[_MEMBRANE + 2].x) == 0  # no third hidden layer
         # the same v axis as the surrogate curve
-        assert explorer.figure.layout.xaxis5.matches == "x3"
+        assert explorer.lens_figure.layout.xaxis2.matches == "x"
         cover = lens.coverage(explorer.config.surrogate, last[1], 1.0)
         assert f"hidden 2: gradient reaches {cover:.0%}" in explorer.lens_readout.value
     finally:

@@ -10,9 +10,9 @@ from sgexplore.widgets.projector import FONT_SIZE, HEIGHT_FACTOR, STYLE, project
 
 
 def _look(explorer):
-    layout = explorer.figure.layout
-    return (layout.width, layout.height, layout.autosize, layout.font.size, layout.title.font.size,
-            tuple(a.font.size for a in layout.annotations), tuple(explorer.widget._dom_classes))
+    looks = tuple((f.layout.width, f.layout.height, f.layout.autosize, f.layout.font.size, f.layout.title.font.size,
+                   tuple(a.font.size for a in f.layout.annotations)) for f in explorer.figures)
+    return looks, tuple(explorer.widget._dom_classes)
 
 
 @pytest.mark.parametrize("make", [lambda: SurrogateExplorer(surrogate="Gaussian"),
@@ -23,11 +23,12 @@ def test_projector_look_is_large_and_full_width_and_switches_back_exactly(make):
     set_projector(explorer, False)  # never switched: nothing changes, nothing is sent
     assert _look(explorer) == notebook
     set_projector(explorer, True)
-    layout = explorer.figure.layout
-    assert layout.width is None  # it fits its container, which the projector look widens
-    assert layout.height == round(notebook[1] * HEIGHT_FACTOR)
-    assert layout.title.font.size == FONT_SIZE >= 2 * 11 and layout.font.size == FONT_SIZE - 4
-    assert all(a.font.size == FONT_SIZE - 2 for a in layout.annotations) and layout.annotations
+    for figure, look in zip(explorer.figures, notebook[0]):  # every figure of the explorer
+        layout = figure.layout
+        assert layout.width is None  # it fits its container, which the projector look widens
+        assert layout.height == round(look[1] * HEIGHT_FACTOR)
+        assert layout.title.font.size == FONT_SIZE >= 2 * 11 and layout.font.size == FONT_SIZE - 4
+        assert all(a.font.size == FONT_SIZE - 2 for a in layout.annotations) and layout.annotations
     assert "sgx-projector" in explorer.widget._dom_classes and explorer.projector is True
     set_projector(explorer, True)  # twice is once
     set_projector(explorer, False)

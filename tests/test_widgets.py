@@ -23,6 +23,7 @@ from sgexplore.widgets import SurrogateExplorer, TrainingExplorer
 from sgexplore.widgets.controls import came_from_browser
 from sgexplore.widgets.figures import UpdatePacer
 from sgexplore.widgets.surrogate_explorer import MAX_PINS
+from sgexplore.widgets.training_explorer import _GRAD_NORMS, _SURROGATE, _TEST_ACCURACY
 
 # train.py converts a loss that requires grad to float; not this file's concern.
 pytestmark = pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad")
@@ -348,9 +349,9 @@ def test_run_relays_the_training_records_into_the_figure():
     assert [(r.step, r.loss, r.accuracy) for r in records] == [(r.step, r.loss, r.accuracy) for r in expected]
     np.testing.assert_array_equal(explorer.figure.data[0].x, np.arange(1, TINY.steps + 1))
     np.testing.assert_array_equal(explorer.figure.data[0].y, [r.loss for r in expected])
-    np.testing.assert_array_equal(explorer.figure.data[4].y, expected[-1].grad_norms)
-    assert list(explorer.figure.data[4].x) == ["hidden 1", "readout"]
-    assert explorer.figure.data[2].x.tolist() == [3, 6]  # test accuracy where it was measured
+    np.testing.assert_array_equal(explorer.figure.data[_GRAD_NORMS].y, expected[-1].grad_norms)
+    assert list(explorer.figure.data[_GRAD_NORMS].x) == ["hidden 1", "readout"]
+    assert explorer.figure.data[_TEST_ACCURACY].x.tolist() == [3, 6]  # test accuracy where it was measured
     assert "done step 6/6" in explorer.status.value
 
 
@@ -382,7 +383,7 @@ def test_changing_a_control_retrains_from_the_same_seed_and_ghosts_the_old_run()
     for name, value in [("reset", "zero"), ("detach_reset", True), ("hidden", "8, 8")]:
         explorer.controls[name].value = value
     assert explorer.config.hidden == (8, 8) and explorer.config.detach_reset
-    assert list(explorer.figure.data[4].x) == ["hidden 1", "hidden 2", "readout"]
+    assert list(explorer.figure.data[_GRAD_NORMS].x) == ["hidden 1", "hidden 2", "readout"]
     assert [r.loss for r in explorer.records] == losses(explorer.config)
 
 
@@ -623,8 +624,9 @@ def test_a_drag_redraws_the_surrogate_at_once_and_trains_only_where_it_rests():
         explorer.debounce_s = 60.0   # the drag never pauses long enough to train (no clock here)
         for value in passed:
             browser_sets(scale, index=index_of[grid(value)])
-            v = np.asarray(explorer.figure.data[3].x)
-            np.testing.assert_allclose(curve(explorer, 3), fast_sigmoid(v, 1.0, 10.0, grid(value)),
+            v = np.asarray(explorer.lens_figure.data[_SURROGATE].x)
+            drawn = np.asarray(explorer.lens_figure.data[_SURROGATE].y, dtype=np.float64)
+            np.testing.assert_allclose(drawn, fast_sigmoid(v, 1.0, 10.0, grid(value)),
                                        rtol=RTOL, atol=ATOL)  # the curve follows at once
             assert [r.loss for r in explorer.records] == first  # nothing trains during the drag
             await asyncio.sleep(0)
@@ -947,8 +949,9 @@ def test_a_drag_replots_only_the_surrogate_curve_and_its_axis():
     explorer = tiny_explorer(steps=4)
     explorer.run()
     acknowledge(explorer.figure)  # a view has drawn the run
-    sent = []
-    explorer.figure._send = lambda msg, buffers=None: sent.append(msg["state"])
+    sent, training = [], []
+    explorer.lens_figure._send = lambda msg, buffers=None: sent.append(msg["state"])
+    explorer.figure._send = lambda msg, buffers=None: training.append(msg["state"])
     scale = explorer.controls["grad_scale"]
 
     async def drag():
@@ -959,12 +962,12 @@ def test_a_drag_replots_only_the_surrogate_curve_and_its_axis():
     (state,) = [s for s in sent if "_py2js_animate" in s]
     animate = state["_py2js_animate"]
     assert animate["animation_opts"]["frame"]["redraw"] is False
-    from sgexplore.widgets.training_explorer import _SURROGATE
     assert animate["style_traces"] == [_SURROGATE]  # the surrogate curve only
-    assert set(animate["layout_data"]) == {"yaxis3.range"}
+    assert set(animate["layout_data"]) == {"yaxis.range"}
     grad_scale = explorer.panel.build_surrogate().grad_scale
-    assert animate["layout_data"]["yaxis3.range"][1] == pytest.approx(1.05 * grad_scale)  # FastSigmoid's peak
+    assert animate["layout_data"]["yaxis.range"][1] == pytest.approx(1.05 * grad_scale)  # FastSigmoid's peak
     assert not [s for s in sent if "_py2js_update" in s or "_py2js_relayout" in s]
+    assert not training  # the training figure, with its many panels, is not touched
 
 
 def test_a_live_run_redraws_new_test_points_at_most_every_interval(monkeypatch):

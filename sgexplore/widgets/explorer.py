@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import re
 import warnings
-from typing import Callable, Iterator, List, Optional, TypeVar
+from typing import Callable, Iterator, List, Optional, Tuple, TypeVar
 
 import ipywidgets as W
 import plotly.graph_objects as go
 
 from .controls import SurrogatePanel
-from .figures import refresh_snapshot
+from .figures import FIGURE_BOX_CLASS, refresh_snapshot
 from .static import static_bundle
 
 __all__ = ["Explorer", "visitor_message", "MESSAGE_LENGTH"]
@@ -45,7 +45,7 @@ CONTROLS_WIDTH = "500px"
 #: than this (its panels' labels need it) and no wider than the max: a wider one reads no
 #: better, and the projector look lifts the max.
 FIGURE_MIN_WIDTH, FIGURE_MAX_WIDTH = "400px", "960px"
-FIGURE_BOX_CLASS, CONTROLS_BOX_CLASS = "sgx-figure", "sgx-controls"  # what the projector look's style rules select
+CONTROLS_BOX_CLASS = "sgx-controls"  # with FIGURE_BOX_CLASS, what the projector look's style rules select
 # Written under the static picture, which only a viewer without a kernel shows.
 STATIC_NOTE = "static picture: run the notebook for the live widget"
 
@@ -63,6 +63,11 @@ class Explorer:
     widget: W.Widget
     base_traces: int
     message: str = ""
+
+    @property
+    def figures(self) -> Tuple[go.FigureWidget, ...]:
+        """Every figure the explorer draws, top to bottom (``figure`` holds the extra curves)."""
+        return (self.figure,)
 
     # -- extra curves (pins, ghosts): pairs of traces after the base traces ------
     @property
@@ -97,7 +102,7 @@ class Explorer:
                 close_tree(getattr(widget, part, None))
             widget.close()
 
-        for widget in (self.widget, self.figure, *self.panel.controls.values()):
+        for widget in (self.widget, *self.figures, *self.panel.controls.values()):
             close_tree(widget)
 
     # -- message and layout ---------------------------------------------------------
@@ -136,10 +141,10 @@ class Explorer:
         column.add_class(CONTROLS_BOX_CLASS)
         # flex basis 0 and a min width: the row wraps once less than the min is left, and the
         # figure (whose layout has no width) takes the box's width (docs/front-end-pitfalls.md#figure-width)
-        figure_box = W.VBox([self.figure], layout={"flex": "1 1 0px", "min_width": FIGURE_MIN_WIDTH,
+        figure_box = W.VBox(list(self.figures), layout={"flex": "1 1 0px", "min_width": FIGURE_MIN_WIDTH,
                                                    "max_width": FIGURE_MAX_WIDTH})
         figure_box.add_class(FIGURE_BOX_CLASS)
-        return _ExplorerBox([column, figure_box], figure=self.figure, name=type(self).__name__,
+        return _ExplorerBox([column, figure_box], figures=self.figures, name=type(self).__name__,
                             before_display=self.panel.refresh_choices,
                             layout={"flex_flow": "row wrap", "align_items": "flex-start", "width": "100%"})
 
@@ -164,10 +169,10 @@ class _ExplorerBox(W.HBox):
     ``explorer.widget`` both get it.
     """
 
-    def __init__(self, children, figure: go.FigureWidget, name: str,
+    def __init__(self, children, figures: Tuple[go.FigureWidget, ...], name: str,
                  before_display: Callable[[], None], **kwargs):
         super().__init__(children, **kwargs)
-        self._static_figure = figure
+        self._static_figures = figures
         self._static_name = name
         self._before_display = before_display
 
@@ -178,7 +183,7 @@ class _ExplorerBox(W.HBox):
         data, metadata = bundle if isinstance(bundle, tuple) else (bundle, None)
         data = dict(data)
         try:
-            data.update(static_bundle(self._static_figure, STATIC_NOTE))
+            data.update(static_bundle(self._static_figures, STATIC_NOTE))
         except Exception:  # noqa: BLE001 - the live widget must show even if the picture fails
             pass
         data["text/plain"] = f"{self._static_name} (run the notebook to use the live widget)"

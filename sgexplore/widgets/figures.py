@@ -27,11 +27,16 @@ from plotly.subplots import make_subplots
 from ..params import format_number
 from ..views import SWEEP_METRICS, heatmap_cells, heatmap_limits
 
-__all__ = ["CompactFigureWidget", "compact_esm", "refresh_snapshot", "redraw_traces_only", "padded_range",
+__all__ = ["CompactFigureWidget", "FIGURE_BOX_CLASS", "compact_esm", "refresh_snapshot", "redraw_traces_only", "padded_range",
            "UpdatePacer", "ACK_TIMEOUT_S", "threshold_lines", "heatmap_trace", "sweep_heatmaps", "sweep_figure"]
 
 _SCALE_AXIS = "surrogate peak (scale)"
 
+
+#: The class of the box an explorer puts its figure in (its parent holds the controls too).
+FIGURE_BOX_CLASS = "sgx-figure"
+# The key of the page's message about a pointer on a slider beside the figure ("down"/"up").
+_POINTER_KEY = "sgexplore_slider_pointer"
 
 #: plotly's own widget bundle, which every plain ``go.FigureWidget`` sends as its ``_esm``.
 PLOTLY_BUNDLE = pathlib.Path(plotly.__file__).parent / "package_data" / "widgetbundle.js"
@@ -70,6 +75,25 @@ if (!View.prototype.__sgexploreAcksOnly) {
     this.touch();
   };
   View.prototype._sendLayoutDelta = function () {};
+  // Plotly.animate reports the axis ranges a kernel's animate set as a relayout of its own,
+  // which plotly's view sends back to the kernel, and the kernel answers: a round trip per
+  // update for nothing. Relayouts from the start of a kernel's animate until its drawing is
+  // acknowledged stay on the page (a zoom in those few milliseconds is not reported).
+  const animate = View.prototype.do_animate;
+  View.prototype.do_animate = function () {
+    this.__sgexploreAnimating = true;
+    return animate.call(this);
+  };
+  const acknowledge = View.prototype._sendTraceDeltas;
+  View.prototype._sendTraceDeltas = function (editId) {
+    this.__sgexploreAnimating = false;
+    return acknowledge.call(this, editId);
+  };
+  const reportRelayout = View.prototype.handle_plotly_relayout;
+  View.prototype.handle_plotly_relayout = function (data) {
+    if (this.__sgexploreAnimating) return;
+    return reportRelayout.call(this, data);
+  };
 }
 
 // A figure whose layout has no width fits the element it is drawn in. plotly.js measures
@@ -99,6 +123,30 @@ function followWidth(el, model) {
   return () => { observer.disconnect(); clearTimeout(timer); };
 }
 
+// ipywidgets sends a slider's values while it is dragged, never its release. A figure in an
+// explorer's box (the parent of its ".%(figure_box)s" box) tells the kernel when a pointer
+// goes down on one of that explorer's sliders and when it comes up again, so that training
+// can wait for the release (CompactFigureWidget.slider_held).
+function reportSliderDrags(el, model) {
+  let held = false;
+  const tell = (down) => {
+    held = down;
+    model.send({%(pointer_key)s: down ? "down" : "up"});
+  };
+  const onDown = (event) => {
+    const box = el.closest(".%(figure_box)s")?.parentElement;
+    const target = event.target instanceof Element ? event.target : null;
+    if (!held && box && target && box.contains(target) && !target.closest(".%(figure_box)s")
+        && target.closest(".widget-slider")) tell(true);
+  };
+  const onUp = () => { if (held) tell(false); };
+  const events = [["pointerdown", onDown], ["pointerup", onUp], ["pointercancel", onUp]];
+  for (const [name, handler] of events) document.addEventListener(name, handler, true);
+  return () => {
+    for (const [name, handler] of events) document.removeEventListener(name, handler, true);
+  };
+}
+
 export default () => {
   const widget = plotlyWidget();
   return {
@@ -106,7 +154,12 @@ export default () => {
     render(context) {
       const removePlot = widget.render(context);
       const stopFollowing = followWidth(context.el, context.model);
-      return () => { stopFollowing(); if (typeof removePlot === "function") removePlot(); };
+      const stopReporting = reportSliderDrags(context.el, context.model);
+      return () => {
+        stopFollowing();
+        stopReporting();
+        if (typeof removePlot === "function") removePlot();
+      };
     },
   };
 };
@@ -120,7 +173,8 @@ def compact_esm(bundle: pathlib.Path = PLOTLY_BUNDLE) -> str:
     with plotly 7.1). Deterministic (gzip ``mtime=0``); built once per process."""
     data = bundle.read_bytes()
     packed = base64.b64encode(gzip.compress(data, compresslevel=9, mtime=0)).decode("ascii")
-    return _LOADER_JS % dict(packed=packed, digest=hashlib.sha256(data).hexdigest()[:16])
+    return _LOADER_JS % dict(packed=packed, digest=hashlib.sha256(data).hexdigest()[:16],
+                             figure_box=FIGURE_BOX_CLASS, pointer_key=_POINTER_KEY)
 
 
 class CompactFigureWidget(go.FigureWidget):
@@ -187,14 +241,27 @@ class CompactFigureWidget(go.FigureWidget):
         finally:
             self.unobserve(keep, names=name)
 
+    #: True from the moment the page reports a pointer pressed on a slider of the explorer
+    #: this figure is drawn in (the figure's box's parent) until it reports the release:
+    #: ipywidgets sends a dragged slider's values, never its release. Not synced; always
+    #: False with no page. Observe it like any trait.
+    slider_held = traitlets.Bool(False)
+
     def __init__(self, *args: Any, **kwargs: Any):
         # anywidget reads ``_esm`` from the class when an instance is built; set it on first
         # use so that importing sgexplore does not compress the bundle
         if "_esm" not in CompactFigureWidget.__dict__:
             CompactFigureWidget._esm = compact_esm()
         super().__init__(*args, **kwargs)
+        self.on_msg(self._on_page_message)
         # a layout without a width fits its container, and follows it (the loader's followWidth)
         self._config = {**self._config, "responsive": True}
+
+    def _on_page_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        """The page's report of a pointer on a slider beside the figure; anything else a
+        page sends (a stranger's, in Voila) is ignored."""
+        if isinstance(content, dict) and content.get(_POINTER_KEY) in ("down", "up"):
+            self.slider_held = content[_POINTER_KEY] == "down"
 
 
 def refresh_snapshot(figure: go.FigureWidget) -> None:

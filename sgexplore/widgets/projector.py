@@ -10,7 +10,7 @@ has no width: it fits its container, ``figures.CompactFigureWidget``).
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import ipywidgets as W
 
@@ -43,21 +43,21 @@ def set_projector(explorer: Any, on: bool) -> None:
     """Switch ``explorer`` (a SurrogateExplorer or TrainingExplorer) to the projector look
     (``on``) or back to the look it was built with."""
     on = validate_value("set_projector", "on", PROJECTOR, on)
-    figure = explorer.figure
     if not on and getattr(explorer, "_notebook_look", None) is None:
         explorer.projector = False  # never switched: nothing to restore (and nothing sent)
         return
-    notebook: Dict[str, Any] = getattr(explorer, "_notebook_look", None) or {
-        "height": figure.layout.height, "font": figure.layout.font.size,
-        "title": figure.layout.title.font.size,
-        "annotations": [a.font.size for a in figure.layout.annotations]}
-    explorer._notebook_look = notebook
-    with figure.batch_update():
-        figure.layout.height = round(notebook["height"] * HEIGHT_FACTOR) if on else notebook["height"]
-        figure.layout.font.size = FONT_SIZE - 4 if on else notebook["font"]
-        figure.layout.title.font.size = FONT_SIZE if on else notebook["title"]
-        for annotation, size in zip(figure.layout.annotations, notebook["annotations"]):
-            annotation.font.size = FONT_SIZE - 2 if on else size  # the subplot titles
+    looks: List[Dict[str, Any]] = getattr(explorer, "_notebook_look", None) or [
+        {"height": figure.layout.height, "font": figure.layout.font.size,
+         "title": figure.layout.title.font.size,
+         "annotations": [a.font.size for a in figure.layout.annotations]} for figure in explorer.figures]
+    explorer._notebook_look = looks
+    for figure, notebook in zip(explorer.figures, looks):
+        with figure.batch_update():
+            figure.layout.height = round(notebook["height"] * HEIGHT_FACTOR) if on else notebook["height"]
+            figure.layout.font.size = FONT_SIZE - 4 if on else notebook["font"]
+            figure.layout.title.font.size = FONT_SIZE if on else notebook["title"]
+            for annotation, size in zip(figure.layout.annotations, notebook["annotations"]):
+                annotation.font.size = FONT_SIZE - 2 if on else size  # the subplot titles
     if on:
         explorer.widget.add_class(_CLASS)
     else:

@@ -416,16 +416,29 @@ def figure_svg(figure: Any, note: Optional[str] = None) -> str:
     return "".join(out)
 
 
-def static_bundle(figure: Any, note: Optional[str] = None) -> Dict[str, str]:
-    """The SVG picture of ``figure`` twice: as ``image/svg+xml`` and as an HTML ``<img>``.
+def static_bundle(figures: Any, note: Optional[str] = None) -> Dict[str, str]:
+    """The SVG picture of ``figures`` (one figure, or several drawn one under the other, the
+    ``note`` under the last) twice: as ``image/svg+xml`` and as an HTML ``<img>``.
 
     Untrusted outputs (any notebook opened from disk) may not render SVG in JupyterLab (its
     SVG renderer is marked unsafe), but sanitized HTML with a ``data:`` image is shown; the
     plain SVG is for viewers that do not show HTML outputs.
     """
-    svg = figure_svg(figure, note)
+    figures = tuple(figures) if isinstance(figures, (tuple, list)) else (figures,)
+    pictures = [figure_svg(figure, note if k == len(figures) - 1 else None) for k, figure in enumerate(figures)]
+    sizes = [tuple(float(v) for v in re.match(r'<svg [^>]*?width="([0-9.]+)" height="([0-9.]+)"', svg).groups())
+             for svg in pictures]
+    width = max(w for w, _ in sizes)
+    if len(pictures) == 1:
+        svg = pictures[0]
+    else:  # nested pictures, each at its height's offset
+        height, parts = 0.0, []
+        for picture, (_, h) in zip(pictures, sizes):
+            parts.append(picture.replace("<svg ", f'<svg y="{height:g}" ', 1))
+            height += h
+        svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:g}" height="{height:g}" '
+               f'viewBox="0 0 {width:g} {height:g}">' + "".join(parts) + "</svg>")
     encoded = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    width = (figure.layout.width or STATIC_WIDTH)
     img = (f'<img src="data:image/svg+xml;base64,{encoded}" width="{width:g}" '
            f'alt="static picture of the figure (run the notebook for the live widget)"/>')
     return {"image/svg+xml": svg, "text/html": img}

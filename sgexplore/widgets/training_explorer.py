@@ -6,14 +6,19 @@ loss and accuracy into the figure while it trains. Finished runs stay as faded g
 How runs are scheduled:
 
 * A change sent by the browser (a dragged slider) stops the run in flight at its next
-  step and redraws the surrogate curve at once. Training waits until the value has
-  settled: no newer change for ``debounce_s`` (120 ms; the kernel never learns of a
-  mouse-up). A drag therefore trains only the value it rests on, and the values it passes
-  through never become ghosts: their runs are stopped, and one that did end (a default run
-  takes a fraction of a second, so a drag that hesitates can see one end) leaves no ghost
-  when the same control moves on within ``PASSED_THROUGH_S`` (1 s) of its end. The run is
-  an asyncio task on the kernel's event loop that yields after every training step, so
-  the kernel keeps handling messages.
+  step and redraws the surrogate curve at once. Training waits for the release: the page
+  reports a pointer held on one of the explorer's sliders, and its release
+  (``CompactFigureWidget.slider_held``; ipywidgets sends only values), and the run starts
+  ``debounce_s`` (120 ms) after both the release and the last value. A slider held still
+  for ``held_settle_s`` (1 s) has settled and trains without the release; a change made
+  without a pointer (the keyboard, a text box) trains once no newer change has come for
+  ``debounce_s``. A drag therefore trains only the value it rests on, and the values it
+  passes through never become ghosts: their runs are stopped, and one that did end (a
+  default run takes a fraction of a second, so a drag that rests can see one end) leaves
+  no ghost when the same control moves on within ``PASSED_THROUGH_S`` (1 s) of its end.
+  The run is an asyncio task on the kernel's event loop that yields after every training
+  step, so the kernel keeps handling messages. The surrogate and the lens have a figure of
+  their own, so a drag redraws only that small figure.
 * Figure updates go at the browser's pace: at most one is in flight per figure
   (:class:`~sgexplore.widgets.figures.UpdatePacer`, which waits for the front end's
   acknowledgement). A live run draws its newest records whenever the previous update has
@@ -76,22 +81,30 @@ BROWSER = Param(False, doc="the call comes from a button click in a browser (Tru
                             "in the background)")
 REDRAW_INTERVAL_S = 0.05             # stream at most ~20 redraws a second (and always the first point)
 DEBOUNCE_S = 0.12                    # a live run starts after this long without a newer change
+#: While the page reports a slider held down (a drag), training waits for its release; a
+#: value held this long without a newer one has settled, and trains without the release
+#: (which a page can fail to report: a mouse let go outside the window).
+HELD_SETTLE_S = 1.0
 PASSED_THROUGH_S = 1.0               # a run this recently ended when its control moved on: no ghost
 FULL_REDRAW_INTERVAL_S = 0.5         # a live run redraws its whole figure at most this often
 #: The lens's histograms are recorded every this many steps (and at the last) unless the
 #: config sets its own ``record_every``.
 LENS_EVERY = 5
 _LAYER_COLOURS = ("#17becf", "#bcbd22", "#e377c2", "#8c564b")  # one per hidden layer (at most 4)
-# loss, accuracy, test accuracy, surrogate, grad norms, test loss, one membrane histogram per layer
-_LOSS, _ACCURACY, _TEST_ACCURACY, _SURROGATE, _GRAD_NORMS, _TEST_LOSS = range(6)
-_MEMBRANE = 6
+# The training figure (``figure``): loss, accuracy, test accuracy, grad norms, test loss; the
 # activity: the data (one sample per class), hidden layer 1's spikes and rates on the probe sample
-_DATA_RASTER = _MEMBRANE + len(_LAYER_COLOURS)
-_HIDDEN_RASTER, _RATES = _DATA_RASTER + 1, _DATA_RASTER + 2
+_LOSS, _ACCURACY, _TEST_ACCURACY, _GRAD_NORMS, _TEST_LOSS = range(5)
+_DATA_RASTER, _HIDDEN_RASTER, _RATES = 5, 6, 7
 # the seed band: the lowest to the highest of the seeds' loss and accuracy (seeds > 1)
 _LOSS_BAND, _ACCURACY_BAND = _RATES + 1, _RATES + 2
 _SMOOTH_LOSS = _ACCURACY_BAND + 1  # the train loss's trailing mean (views.smoothed)
 _BASE_TRACES = _SMOOTH_LOSS + 1
+# The v figure (``lens_figure``): the surrogate, and one membrane histogram per hidden layer
+# under it on the same v axis. A figure of its own, so that a drag redraws only it: plotly.js
+# recomputes every trace and axis of a figure on any update (benchmarks/bench_drag.py).
+_SURROGATE, _MEMBRANE = 0, 1
+#: The page's classes of the two figures (what browser tests and benchmarks select).
+TRAINING_FIGURE_CLASS, LENS_FIGURE_CLASS = "sgx-training-figure", "sgx-lens-figure"
 #: The test sample whose hidden activity is drawn (fixed, so the picture changes only with training).
 PROBE_SAMPLE = 0
 _RASTER_GAP = 8  # time steps between two classes' samples in the data raster
@@ -146,10 +159,10 @@ def _training_control(name: str, value: Any, classroom: bool) -> W.Widget:
 
 
 def _new_figure() -> go.FigureWidget:
-    layout = make_subplots(rows=4, cols=2, vertical_spacing=0.08, horizontal_spacing=0.12,
-                           subplot_titles=("loss", "accuracy", "surrogate dS/dv",
-                                           "gradient norm per layer (last step)",
-                                           "where the membrane potentials are (last recorded step)",
+    """The training figure: loss and accuracy, gradient norms and firing rates, the data
+    and the hidden spikes."""
+    layout = make_subplots(rows=3, cols=2, vertical_spacing=0.1, horizontal_spacing=0.12,
+                           subplot_titles=("loss", "accuracy", "gradient norm per layer (last step)",
                                            f"hidden 1 firing rates (test sample {PROBE_SAMPLE})",
                                            "the data: one training sample per class",
                                            f"hidden 1 spikes (test sample {PROBE_SAMPLE})"))
@@ -161,51 +174,71 @@ def _new_figure() -> go.FigureWidget:
                        line=dict(color="#2ca02c", width=2), row=1, col=2)
     figure.add_scatter(x=empty, y=empty, name="test accuracy", mode="markers+lines",
                        line=dict(color="#d62728", width=1, dash="dot"), row=1, col=2)
-    figure.add_scatter(x=empty, y=empty, name="surrogate", showlegend=False,
-                       line=dict(color="#ff7f0e", width=2), row=2, col=1)
     figure.add_bar(x=[], y=empty, name="grad norm", showlegend=False, marker_color="#9467bd",
-                   texttemplate="%{y:.2g}", textposition="outside", row=2, col=2)
+                   texttemplate="%{y:.2g}", textposition="outside", row=2, col=1)
     figure.add_scatter(x=empty, y=empty, name="test loss", mode="markers+lines",
                        line=dict(color="#d62728", width=1, dash="dot"), row=1, col=1)
-    for index, colour in enumerate(_LAYER_COLOURS):  # the lens: v histograms under the surrogate
-        figure.add_scatter(x=empty, y=empty, name=f"v of hidden {index + 1}", line_shape="hvh",
-                           line=dict(color=colour, width=1.5), row=3, col=1)
     dots = dict(size=3, color="#333")
     figure.add_scatter(x=empty, y=empty, name="input spikes", mode="markers", marker=dots, showlegend=False,
-                       row=4, col=1)
+                       row=3, col=1)
     figure.add_scatter(x=empty, y=empty, name="hidden 1 spikes", mode="markers", marker=dots, showlegend=False,
-                       row=4, col=2)
+                       row=3, col=2)
     figure.add_histogram(x=empty, name="neurons", marker_color=_LAYER_COLOURS[0], showlegend=False,
-                         xbins=dict(start=0.0, end=1.0, size=0.05), row=3, col=2)
+                         xbins=dict(start=0.0, end=1.0, size=0.05), row=2, col=2)
     for row_col, colour in (((1, 1), "rgba(31,119,180,0.2)"), ((1, 2), "rgba(44,160,44,0.2)")):
         figure.add_scatter(x=empty, y=empty, name="seed band (lowest to highest)", fill="toself",
                            fillcolor=colour, line=dict(width=0), hoverinfo="skip", showlegend=False,
                            row=row_col[0], col=row_col[1])
     figure.add_scatter(x=empty, y=empty, name=f"train loss (mean of last {views.SMOOTHING.default})",
                        line=dict(color="#08306b", width=2.5), row=1, col=1)
-    figure.update_layout(height=1080, template="plotly_white",
+    figure.update_layout(height=820, template="plotly_white",
                          margin=dict(l=50, r=20, t=70, b=40), title=dict(font=dict(size=13)),
                          legend=dict(orientation="h", y=-0.1))
     figure.update_xaxes(title_text="step", row=1, col=1)
     figure.update_xaxes(title_text="step", row=1, col=2)
-    figure.update_xaxes(title_text="v_mem", row=2, col=1)
-    figure.update_xaxes(title_text="v_mem (same axis as the surrogate)", matches="x3", row=3, col=1)
-    figure.update_yaxes(title_text="fraction per bin", row=3, col=1)
     figure.update_yaxes(type="log", row=1, col=1)
     figure.update_yaxes(range=[0, 1.05], row=1, col=2)
-    figure.update_yaxes(type="log", row=2, col=2)
-    figure.update_xaxes(title_text="spikes per time step", range=[0, 1], row=3, col=2)
-    figure.update_yaxes(title_text="neurons", row=3, col=2)
-    figure.update_xaxes(title_text="class (time within each sample)", row=4, col=1)
-    figure.update_yaxes(title_text="input unit", row=4, col=1)
-    figure.update_xaxes(title_text="time step", row=4, col=2)
-    figure.update_yaxes(title_text="neuron", row=4, col=2)
+    figure.update_yaxes(type="log", row=2, col=1)
+    figure.update_xaxes(title_text="spikes per time step", range=[0, 1], row=2, col=2)
+    figure.update_yaxes(title_text="neurons", row=2, col=2)
+    figure.update_xaxes(title_text="class (time within each sample)", row=3, col=1)
+    figure.update_yaxes(title_text="input unit", row=3, col=1)
+    figure.update_xaxes(title_text="time step", row=3, col=2)
+    figure.update_yaxes(title_text="neuron", row=3, col=2)
+    _quiet_axes(figure)
+    figure.add_class(TRAINING_FIGURE_CLASS)
+    return figure
+
+
+def _new_lens_figure() -> go.FigureWidget:
+    """The v figure: the surrogate dS/dv, and under it on the same v axis where each hidden
+    layer's membrane potentials are (the lens)."""
+    layout = make_subplots(rows=2, cols=1, vertical_spacing=0.2, shared_xaxes=False,
+                           subplot_titles=("surrogate dS/dv",
+                                           "where the membrane potentials are (last recorded step)"))
+    figure = CompactFigureWidget(layout)
+    empty = np.zeros(0)
+    figure.add_scatter(x=empty, y=empty, name="surrogate", showlegend=False,
+                       line=dict(color="#ff7f0e", width=2), row=1, col=1)
+    for index, colour in enumerate(_LAYER_COLOURS):  # the lens: v histograms under the surrogate
+        figure.add_scatter(x=empty, y=empty, name=f"v of hidden {index + 1}", line_shape="hvh",
+                           line=dict(color=colour, width=1.5), row=2, col=1)
+    figure.update_layout(height=460, template="plotly_white",
+                         margin=dict(l=50, r=20, t=40, b=40), legend=dict(orientation="h", y=-0.2))
+    figure.update_xaxes(title_text="v_mem", row=1, col=1)
+    figure.update_xaxes(title_text="v_mem (same axis as the surrogate)", matches="x", row=2, col=1)
+    figure.update_yaxes(title_text="fraction per bin", row=2, col=1)
+    _quiet_axes(figure)
+    figure.add_class(LENS_FIGURE_CLASS)
+    return figure
+
+
+def _quiet_axes(figure: go.FigureWidget) -> None:
     # plotly.js redraws every axis on any data update: with these two at their defaults it
     # measures each tick label ("hide past div") and may grow the margins and draw again,
     # about half of a redraw's time here (benchmarks/bench_drag.py, BENCHMARKS.md)
     figure.update_xaxes(ticklabeloverflow="allow", automargin=False)
     figure.update_yaxes(ticklabeloverflow="allow", automargin=False)
-    return figure
 
 
 class TrainingExplorer(Explorer):
@@ -213,7 +246,10 @@ class TrainingExplorer(Explorer):
 
     ``controls`` maps "surrogate", "spike_threshold", "mode", each declared parameter of
     the current surrogate and the fields in :data:`TRAINING_FIELDS` to their widgets.
-    ``figure.data[0]`` is the current run's loss against the step; ``records`` its
+    Two figures, one above the other: ``lens_figure``, the surrogate in use and under it, on
+    the same v axis, where each hidden layer's membrane potentials are (the lens); and
+    ``figure``, the training: ``figure.data[0]`` is the current run's loss against the step,
+    with accuracy, gradient norms and the activity panels. ``records`` is the run's
     :class:`~sgexplore.train.StepRecord` list; ``config`` its TrainConfig; ``message`` says
     "diverged at step k: ..." (naming the loss or the layer whose gradient was not finite),
     why a setting is invalid, or what error stopped a run. ``run()`` trains to the end.
@@ -267,13 +303,18 @@ class TrainingExplorer(Explorer):
         self.max_ghosts = max_ghosts
         self.redraw_interval_s = REDRAW_INTERVAL_S
         self.debounce_s = DEBOUNCE_S
+        self.held_settle_s = HELD_SETTLE_S
         self.message = ""
         self.error: Optional[BaseException] = None
         self.records: List[StepRecord] = []
         self.config = self._config_from_controls()  # bad constructor input raises here
         self.base_traces = _BASE_TRACES
         self.figure = _new_figure()
+        self.lens_figure = _new_lens_figure()
         self._pacer = UpdatePacer(self.figure)
+        self._lens_pacer = UpdatePacer(self.lens_figure)  # the surrogate curve follows a drag at its own pace
+        self._released: Optional[asyncio.Event] = None  # set when the page reports a slider's release
+        self.lens_figure.observe(self._on_slider_held, names="slider_held")
         self._streaming = False  # a live task drives the session now (its last draw may wait)
         self._drawn: dict = {}
         self._bands: List[dict] = []  # with seeds > 1: each step's (lowest, highest) per metric
@@ -333,6 +374,12 @@ class TrainingExplorer(Explorer):
                 self._request(self.config, browser=False)
             except Exception:  # noqa: BLE001 - shown as the message, kept in self.error
                 pass
+
+    @property
+    def figures(self) -> Tuple[go.FigureWidget, ...]:
+        """The v figure (``lens_figure``: the surrogate and the lens) over the training
+        figure (``figure``: loss, accuracy, gradient norms and the activity)."""
+        return (self.lens_figure, self.figure)
 
     # -- public methods ------------------------------------------------------------
     def run(self) -> List[StepRecord]:
@@ -576,10 +623,29 @@ class TrainingExplorer(Explorer):
             # a newer change in the meantime cancels us here; the run then starts at once,
             # without waiting for the curve's redraw to be acknowledged (its first point waits)
             await asyncio.sleep(self.debounce_s)
+            await self._until_released()
         except asyncio.CancelledError:
             session.close()
             raise
         await self._consume(session, generation, paced)
+
+    async def _until_released(self) -> None:
+        """While the page reports one of the sliders held down, wait for its release and
+        then ``debounce_s`` more (the released value may still be on its way), or until the
+        value has been held ``held_settle_s`` (from its arrival) without a newer one."""
+        settled_at = time.perf_counter() + self.held_settle_s - self.debounce_s
+        while self.lens_figure.slider_held:
+            self._released = self._released or asyncio.Event()
+            try:
+                await asyncio.wait_for(self._released.wait(), max(0.0, settled_at - time.perf_counter()))
+            except asyncio.TimeoutError:
+                return  # held still: the value has settled
+            await asyncio.sleep(self.debounce_s)
+
+    def _on_slider_held(self, change) -> None:
+        if not change["new"] and self._released is not None:
+            self._released.set()
+            self._released = None
 
     async def _consume(self, session: Iterator[StepRecord], generation: int, paced: bool = False) -> None:
         """Drive ``session`` step by step, yielding to the kernel between steps; a pause keeps
@@ -702,13 +768,16 @@ class TrainingExplorer(Explorer):
         self._drawn = {}  # the parts _draw_records has drawn for this run (all cleared below)
         empty = np.zeros(0)
         with self.figure.batch_update():
-            for index in (_LOSS, _ACCURACY, _TEST_ACCURACY, _TEST_LOSS,
-                          *range(_MEMBRANE, _BASE_TRACES)):
+            for index in range(_BASE_TRACES):
                 trace = self.figure.data[index]
                 trace.x = empty
                 if trace.type != "histogram":  # a y would make plotly.js weigh the histogram's x by it
                     trace.y = empty
             self.figure.layout.title.text = f"training… {_describe(config)}"
+        if any(len(trace.x) for trace in self.lens_figure.data[_MEMBRANE:]):
+            with self.lens_figure.batch_update():
+                for trace in self.lens_figure.data[_MEMBRANE:]:
+                    trace.x, trace.y = empty, empty
         self.status.value = "training…"
 
     def _draw_records(self, final: bool = False, quick: bool = False) -> None:
@@ -759,7 +828,7 @@ class TrainingExplorer(Explorer):
             self.figure.data[_GRAD_NORMS].x = layers
             self.figure.data[_GRAD_NORMS].y = grad_norms
             self.figure.layout.yaxis.range = loss_range
-            self.figure.layout.yaxis4.range = norm_range
+            self.figure.layout.yaxis3.range = norm_range
             if not quick:  # the rest of the layout a quick draw would not show
                 self.figure.layout.xaxis.range = [0, self.config.steps]
                 self.figure.layout.xaxis2.range = [0, self.config.steps]
@@ -767,6 +836,7 @@ class TrainingExplorer(Explorer):
         if final:
             self._finished = True
             refresh_snapshot(self.figure)
+            refresh_snapshot(self.lens_figure)
         seeds = f" (mean of {self._band_seeds} seeds, band lowest to highest)" if self._bands else ""
         self.status.value = _status_text(self.config, last, final) + seeds
 
@@ -799,16 +869,17 @@ class TrainingExplorer(Explorer):
             return
         thr, surrogate = self.config.spike_threshold, self.config.surrogate
         rows = []
-        for index in range(len(_LAYER_COLOURS)):
-            trace = self.figure.data[_MEMBRANE + index]
-            if index < len(histograms):
-                h = histograms[index]
-                trace.x, trace.y = h.centres + thr, h.fractions()
-                rows.append(f"hidden {index + 1}: gradient reaches "
-                            f"{lens.coverage(surrogate, h, thr):.0%} of v samples, mean gain "
-                            f"{format_number(lens.mean_gain(surrogate, h, thr), 3)}")
-            else:
-                trace.x, trace.y = np.zeros(0), np.zeros(0)
+        with self.lens_figure.batch_update():
+            for index in range(len(_LAYER_COLOURS)):
+                trace = self.lens_figure.data[_MEMBRANE + index]
+                if index < len(histograms):
+                    h = histograms[index]
+                    trace.x, trace.y = h.centres + thr, h.fractions()
+                    rows.append(f"hidden {index + 1}: gradient reaches "
+                                f"{lens.coverage(surrogate, h, thr):.0%} of v samples, mean gain "
+                                f"{format_number(lens.mean_gain(surrogate, h, thr), 3)}")
+                else:
+                    trace.x, trace.y = np.zeros(0), np.zeros(0)
         self.lens_readout.value = ("<b>membrane lens</b> (surrogate ≥ 1% of its peak)<br>"
                                    + "<br>".join(html.escape(row) for row in rows))
         self._draw_activity()
@@ -832,7 +903,7 @@ class TrainingExplorer(Explorer):
                 labels.append(str(label))
             trace = self.figure.data[_DATA_RASTER]
             trace.x, trace.y = np.concatenate(times), np.concatenate(units)
-            self.figure.layout.xaxis7.update(tickvals=ticks, ticktext=labels)
+            self.figure.layout.xaxis5.update(tickvals=ticks, ticktext=labels)
             self._drawn["data"] = run
         # keyed on the weights: a lens redraw alone (a new surrogate on a paused run) keeps them
         drawn_at = (run, len(run.records))
@@ -861,7 +932,7 @@ class TrainingExplorer(Explorer):
         """Draw ``config``'s surrogate: for a browser's change at the browser's pace (the
         newest waits for the update in flight), for code at once."""
         if browser and self.live and _running_loop() is not None:
-            self._pacer.draw(lambda: self._draw_surrogate(config, quick=True), kind="surrogate")
+            self._lens_pacer.draw(lambda: self._draw_surrogate(config, quick=True), kind="surrogate")
         else:
             self._draw_surrogate(config)
 
@@ -873,12 +944,13 @@ class TrainingExplorer(Explorer):
             y = surrogate_curve(config.surrogate, v_mem, config.spike_threshold, config.mode)
             grid = (config.spike_threshold, config.mode)
             same_grid = self._drawn_grid == grid
-            with (redraw_traces_only if quick and same_grid else go.FigureWidget.batch_update)(self.figure):
+            figure = self.lens_figure
+            with (redraw_traces_only if quick and same_grid else go.FigureWidget.batch_update)(figure):
                 if not same_grid:
-                    self.figure.data[_SURROGATE].x = v_mem
-                    self.figure.layout.shapes = threshold_lines(config.spike_threshold, [("x3", "y3")])
-                self.figure.data[_SURROGATE].y = y
-                self.figure.layout.yaxis3.range = padded_range(y)
+                    figure.data[_SURROGATE].x = v_mem
+                    figure.layout.shapes = threshold_lines(config.spike_threshold, [("x", "y"), ("x2", "y2")])
+                figure.data[_SURROGATE].y = y
+                figure.layout.yaxis.range = padded_range(y)
             self._drawn_grid = grid
             self.panel.show_readout(config.surrogate.peak(config.spike_threshold),
                                     config.surrogate.area(config.spike_threshold))

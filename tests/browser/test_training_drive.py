@@ -6,9 +6,10 @@ mouse, on what plotly.js drew:
 * step trains exactly one optimizer step (one more loss point), twice;
 * play streams, pause stops it: no point arrives for a while after the pause, and the
   points drawn are the steps the status line reports;
-* a drag of ``grad_scale``: the surrogate curve drawn is the released value's surrogate
-  (the formula written out here with numpy, at the drawn ``v``), the run at that value
-  trains to the end, and no value the drag passed through left a ghost curve;
+* a drag of ``grad_scale``: while the slider is held (still, for longer than the
+  debounce, mid-drag) no run starts; the surrogate curve drawn is the released value's
+  surrogate (the formula written out here with numpy, at the drawn ``v``), the run at that
+  value trains to the end, and no value the drag passed through left a ghost curve;
 * the lens: the membrane histogram of hidden layer 1 is a distribution (its fractions sum
   to 1), the other layers' traces are empty, and the coverage and mean gain readout are
   what the drawn histogram and the drawn surrogate give.
@@ -35,6 +36,7 @@ SLOPE, THRESHOLD = 10.0, 1.0  # both pages' explorer: FastSigmoid's default slop
 from sgexplore.widgets.training_explorer import _BASE_TRACES as BASE_TRACES  # noqa: E402
 from sgexplore.widgets.training_explorer import _LAYER_COLOURS, _MEMBRANE as MEMBRANE  # noqa: E402
 from sgexplore.widgets.training_explorer import _SURROGATE as SURROGATE  # noqa: E402
+from sgexplore.widgets.training_explorer import LENS_FIGURE_CLASS, TRAINING_FIGURE_CLASS  # noqa: E402
 
 # Marks the first output holding a "retrain" button (a TrainingExplorer) as data-drive="explorer".
 FIND_JS = r'''
@@ -47,8 +49,9 @@ FIND_JS = r'''
 }
 '''
 STATE_JS = r'''
-(out) => {
-  const plot = out.querySelector('.js-plotly-plot');
+([out, training, lens]) => {
+  const plot = out.querySelector(`.${training}.js-plotly-plot`);
+  const lensPlot = out.querySelector(`.${lens}.js-plotly-plot`);
   const html = [...out.querySelectorAll('.widget-html-content')].map(e => e.textContent.trim());
   const number = v => (typeof v === 'string' ? v : Number(v));
   return {
@@ -56,6 +59,7 @@ STATE_JS = r'''
     lens: html.find(t => t.startsWith('membrane lens')) || '',
     title: plot._fullLayout.title.text,
     traces: plot.data.map(t => ({name: t.name, x: Array.from(t.x || [], number), y: Array.from(t.y || [], Number)})),
+    lens_traces: lensPlot.data.map(t => ({name: t.name, x: Array.from(t.x || [], number), y: Array.from(t.y || [], Number)})),
     readouts: Object.fromEntries([...out.querySelectorAll('.widget-slider')].map(
       s => [s.querySelector('.widget-label').textContent, s.querySelector('.widget-readout').textContent.trim()])),
   };
@@ -64,7 +68,8 @@ STATE_JS = r'''
 
 
 def state(page):
-    return page.locator('[data-drive="explorer"]').evaluate(STATE_JS)
+    out = page.locator('[data-drive="explorer"]').element_handle()
+    return page.evaluate(STATE_JS, [out, TRAINING_FIGURE_CLASS, LENS_FIGURE_CLASS])
 
 
 def points(s):
@@ -115,7 +120,7 @@ def drive(page, artifacts, stem):
     page.wait_for_function(FIND_JS, timeout=120_000)
     out = page.locator('[data-drive="explorer"]')
     out.scroll_into_view_if_needed()
-    assert page.locator('[data-drive="explorer"] .js-plotly-plot').count() == 1
+    assert page.locator('[data-drive="explorer"] .js-plotly-plot').count() == 2  # the v figure, the training
 
     def built_run_drawn(s):  # plotly.js has drawn the built run (not only its first, empty plot)
         done = re.match(r"done step (\d+)/(\d+)", s["status"])
@@ -166,12 +171,18 @@ def drive(page, artifacts, stem):
     for i in range(1, 13):
         page.mouse.move(x0 + i * 0.3 * track["width"] / 12, y0)
         time.sleep(0.03)
+        if i == 6:  # held still mid-drag, longer than the debounce: training waits for the release
+            time.sleep(0.6)
+            held = state(page)
+            assert math.isclose(knob_in(held["title"]), start_scale, rel_tol=0.01) \
+                and not held["status"].startswith("training"), \
+                f"a run started while the slider was held: {held['status']!r}, {held['title']!r}"
     page.mouse.up()
     released = float(state(page)["readouts"][KNOB])
     assert not math.isclose(released, start_scale, rel_tol=0.05), "the drag did not move grad_scale"
 
     def follows(s):
-        x, y = (np.array(s["traces"][SURROGATE][k]) for k in ("x", "y"))
+        x, y = (np.array(s["lens_traces"][SURROGATE][k]) for k in ("x", "y"))
         value = on_grid(s["readouts"][KNOB])
         return len(x) > 100 and np.allclose(y, fast_sigmoid(x, value), rtol=1e-5, atol=1e-7 * value)
 
@@ -188,9 +199,9 @@ def drive(page, artifacts, stem):
     page.screenshot(path=str(artifacts / f"{stem}-2-dragged.png"), full_page=True)
 
     # the lens: hidden layer 1's histogram, and the readout computed from what is drawn
-    hist_x, hist_y = (np.array(s["traces"][MEMBRANE][k]) for k in ("x", "y"))
+    hist_x, hist_y = (np.array(s["lens_traces"][MEMBRANE][k]) for k in ("x", "y"))
     assert len(hist_x) > 10 and abs(hist_y.sum() - 1) < 1e-4, "the membrane histogram is not a distribution"
-    assert all(not s["traces"][MEMBRANE + n]["y"] for n in range(1, len(_LAYER_COLOURS))), \
+    assert all(not s["lens_traces"][MEMBRANE + n]["y"] for n in range(1, len(_LAYER_COLOURS))), \
         "traces of absent layers show data"
     found = re.search(r"hidden 1: gradient reaches (\d+)% of v samples, mean gain ([0-9.e+-]+)", s["lens"])
     assert found, f"no lens readout for hidden 1: {s['lens']!r}"
