@@ -610,6 +610,65 @@ def fast_sigmoid(v, thr, slope, grad_scale):
     return grad_scale / (slope * np.abs(v - thr) + 1) ** 2
 
 
+def page_says(figure, pointer):
+    """The message a figure's view sends when a pointer goes down on (or comes up from) one
+    of its explorer's sliders, applied as ipywidgets applies a page's custom message."""
+    figure._handle_custom_msg({"sgexplore_slider_pointer": pointer}, [])
+
+
+def test_a_figure_reads_the_pages_slider_pointer_reports_and_nothing_else():
+    figure = TrainingExplorer(config=TINY, live=False).lens_figure
+    assert figure.slider_held is False  # no page: never held
+    page_says(figure, "down")
+    assert figure.slider_held is True
+    for stranger in ({"sgexplore_slider_pointer": "sideways"}, {"sgexplore_slider_pointer": 1},
+                     {"other": "up"}, "up", ["up"], None):
+        figure._handle_custom_msg(stranger, [])  # what any page could send: ignored
+        assert figure.slider_held is True
+    page_says(figure, "up")
+    assert figure.slider_held is False
+
+
+def test_a_held_slider_trains_only_after_its_release():
+    explorer = tiny_explorer(steps=6)
+    explorer.run()
+    explorer.debounce_s = 0.0      # without the hold, each value would train at once
+    explorer.held_settle_s = 60.0  # and the hold never settles here
+    scale = explorer.controls["grad_scale"]
+
+    async def drag():
+        page_says(explorer.lens_figure, "down")
+        for step in (1, 2, 3):
+            browser_sets(scale, index=scale.index + 1)
+            for _ in range(20):  # the event loop turns: every debounce has long passed
+                await asyncio.sleep(0)
+            assert explorer.runs_started == 1, "a run started while the slider was held"
+        page_says(explorer.lens_figure, "up")
+        await explorer.wait()
+
+    asyncio.run(drag())
+    assert explorer.runs_started == 2 and explorer.runs_finished == 2  # the built run, the released value
+    assert explorer.config.surrogate.grad_scale == scale.value
+    assert [r.loss for r in explorer.records] == losses(explorer.config)
+    assert explorer.ghosts == 1  # the run before the drag only
+
+
+def test_a_slider_held_still_settles_and_trains_without_the_release():
+    explorer = tiny_explorer(steps=6)
+    explorer.run()
+    explorer.debounce_s, explorer.held_settle_s = 0.0, 0.05
+    scale = explorer.controls["grad_scale"]
+
+    async def drag():
+        page_says(explorer.lens_figure, "down")  # the page never reports the release
+        browser_sets(scale, index=scale.index + 2)
+        await explorer.wait()
+
+    asyncio.run(drag())
+    assert explorer.lens_figure.slider_held and explorer.runs_finished == 2
+    assert explorer.config.surrogate.grad_scale == scale.value
+
+
 def test_a_drag_redraws_the_surrogate_at_once_and_trains_only_where_it_rests():
     explorer = tiny_explorer(steps=8)
     first = [r.loss for r in explorer.run()]

@@ -17,6 +17,8 @@ mouse, on what plotly.js drew:
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import re
 import time
@@ -115,8 +117,26 @@ def fast_sigmoid(v, grad_scale):
     return grad_scale / (SLOPE * np.abs(v - THRESHOLD) + 1) ** 2
 
 
-def drive(page, artifacts, stem):
-    """Step, play, pause, step, drag, lens on the explorer marked by FIND_JS."""
+def drag_slider(page, x0, y0, track, start_scale):
+    """Drag the handle at (x0, y0) over 30 % of the track in 12 moves, resting mid-way
+    longer than the debounce: no run may start before the release."""
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for i in range(1, 13):
+        page.mouse.move(x0 + i * 0.3 * track["width"] / 12, y0)
+        time.sleep(0.03)
+        if i == 6:  # held still mid-drag, longer than the debounce: training waits for the release
+            time.sleep(0.6)
+            held = state(page)
+            assert math.isclose(knob_in(held["title"]), start_scale, rel_tol=0.01) \
+                and not held["status"].startswith("training"), \
+                f"a run started while the slider was held: {held['status']!r}, {held['title']!r}"
+    page.mouse.up()
+
+
+def drive(page, artifacts, stem, around_drag=contextlib.nullcontext):
+    """Step, play, pause, step, drag, lens on the explorer marked by FIND_JS; the drag runs
+    inside ``around_drag()``."""
     page.wait_for_function(FIND_JS, timeout=120_000)
     out = page.locator('[data-drive="explorer"]')
     out.scroll_into_view_if_needed()
@@ -166,18 +186,8 @@ def drive(page, artifacts, stem):
     handle.scroll_into_view_if_needed()
     track, box = slider.locator(".noUi-base").bounding_box(), handle.bounding_box()
     x0, y0 = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    for i in range(1, 13):
-        page.mouse.move(x0 + i * 0.3 * track["width"] / 12, y0)
-        time.sleep(0.03)
-        if i == 6:  # held still mid-drag, longer than the debounce: training waits for the release
-            time.sleep(0.6)
-            held = state(page)
-            assert math.isclose(knob_in(held["title"]), start_scale, rel_tol=0.01) \
-                and not held["status"].startswith("training"), \
-                f"a run started while the slider was held: {held['status']!r}, {held['title']!r}"
-    page.mouse.up()
+    with around_drag():
+        drag_slider(page, x0, y0, track, start_scale)
     released = float(state(page)["readouts"][KNOB])
     assert not math.isclose(released, start_scale, rel_tol=0.05), "the drag did not move grad_scale"
 
@@ -225,7 +235,22 @@ def test_drive_the_training_explorer_in_lab(lab, page, artifacts):
     page.wait_for_function("[...document.querySelectorAll('.jp-NotebookPanel .jp-InputArea-prompt')]"
                            ".every(e => !e.textContent.includes('*'))", timeout=600_000)
     page.wait_for_function(harness.IDLE_JS, timeout=600_000)
-    drive(page, artifacts, "drive-lab")
+    kernel = next(s for s in lab.api("/api/sessions") if s["path"] == NOTEBOOK)["kernel"]["id"]
+
+    @contextlib.contextmanager
+    def count_relayouts():
+        """Every relayout the page reports to the kernel during the drag: none may echo the
+        surrogate axis's range that the kernel's own redraws set."""
+        harness.kernel_execute(lab, kernel, (
+            "_sgx_relayouts = []\nexplorer.lens_figure.observe(lambda c: c['new'] and _sgx_relayouts.append("
+            "c['new']['relayout_data']), '_js2py_relayout')"))
+        yield
+        time.sleep(1.0)  # the last redraws' reports, had there been any
+        got = json.loads(harness.kernel_execute(lab, kernel, "import json; print(json.dumps(_sgx_relayouts))"))
+        echoes = [r for r in got if any(key.startswith("yaxis") for key in r)]
+        assert not echoes, f"the page reported the kernel's own axis ranges back: {echoes}"
+
+    drive(page, artifacts, "drive-lab", around_drag=count_relayouts)
 
 
 def test_drive_the_training_explorer_in_voila(voila, page, artifacts):
