@@ -35,14 +35,16 @@
 # with 3 or 5, that many seeds (`seed`, `seed + 1`, …) train together in one vectorised pass (3 seeds
 # take about as long as one run at the default size, BENCHMARKS.md), and the loss and accuracy
 # curves are their mean inside a band from the lowest to the highest seed, so you can tell a real
-# difference from seed noise (the lens and the activity rows need `seeds = 1`). Right: the loss (of
-# each step's batch, and of the test set every `test_every` steps) and the accuracy of the current
-# run, streamed while it trains; earlier runs stay as faded ghosts (*clear ghosts* removes
-# them); the surrogate in use; the gradient norm of each layer at the last step; where the hidden
-# layers' membrane potentials are (the lens of notebook 5); and what the network sees and does: the
-# firing rates of hidden layer 1's neurons and their spikes on one fixed test sample (redrawn with
-# the lens, every 5 steps and at the last), and at the bottom left one training sample of each class
-# as an input spike raster. A run that blows up says "diverged at step k" and what was not finite.
+# difference from seed noise (the lens and the activity panels need `seeds = 1`). Right, on top:
+# the surrogate in use and, under it on the same $v$ axis, where the hidden layers' membrane
+# potentials are (the lens of notebook 5). Below that, the training: the loss (of each step's batch,
+# and of the test set every `test_every` steps) and the accuracy of the current run, streamed while
+# it trains; earlier runs stay as faded ghosts (*clear ghosts* removes them); the gradient norm of
+# each layer at the last step; and what the network sees and does: the firing rates of hidden
+# layer 1's neurons and their spikes on one fixed test sample (redrawn with the lens, every 5 steps
+# and at the last), and at the bottom left one training sample of each class as an input spike
+# raster. While you drag a slider, the surrogate curve follows and training waits for the release.
+# A run that blows up says "diverged at step k" and what was not finite.
 #
 # The explorer below starts with `FastSigmoid` (peak 1, slope 10) and a differentiable reset.
 # The check cells further down train their own runs with `train()`, so this explorer stays as

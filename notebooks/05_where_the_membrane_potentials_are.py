@@ -25,13 +25,13 @@
 #
 # ## 5.2 The explorer
 #
-# The training explorer of notebook 3 draws the lens in its third row, left: each hidden layer's
-# histogram (as the fraction of samples per bin) on the same $v$ axis as the surrogate above it, from
-# the last recorded step (every 5 steps unless the config sets `record_every`; the one below records
-# every 40), and below the buttons the coverage and mean gain of each layer under the current
-# surrogate. Next to the lens and under it is what the network sees and does on those steps: the
-# firing rates of hidden layer 1's neurons and their spikes on one fixed test sample, and one
-# training sample of each class as an input spike raster. *fit width* sets the surrogate's width so that
+# The training explorer of notebook 3 draws the lens in its upper figure, under the surrogate: each
+# hidden layer's histogram (as the fraction of samples per bin) on the same $v$ axis as the surrogate
+# above it, from the last recorded step (every 5 steps unless the config sets `record_every`; the one
+# below records every 40), and below the buttons the coverage and mean gain of each layer under the
+# current surrogate. The lower figure shows, beside the loss, what the network sees and does on those
+# steps: the firing rates of hidden layer 1's neurons and their spikes on one fixed test sample, and
+# one training sample of each class as an input spike raster. *fit width* sets the surrogate's width so that
 # half of hidden layer 1's samples receive gradient, then retrains. The loss panel shows the batch
 # loss of every step and the test-set loss every `test_every` steps.
 #
@@ -166,8 +166,8 @@ print("SGD (lr 0.25): x1 ends above 0.4, x10 below 0.25; Adam: both end below 0.
 #
 # <details><summary>Hint</summary>
 #
-# Look at the bottom panel: how much of the histogram lies within $\pm 0.05$ of the threshold,
-# where the bell is tall? `fit_width` aims at half of the samples.
+# Look at the lens (the upper figure's bottom panel): how much of the histogram lies within
+# $\pm 0.05$ of the threshold, where the bell is tall? `fit_width` aims at half of the samples.
 #
 # </details>
 #
