@@ -105,9 +105,13 @@ def _sgx_wrap(name):
     setattr(explorer, name, logged)
 for _sgx_name in ("_retrain", "_start_drawing", "_draw_records", "_draw_surrogate"):
     _sgx_wrap(_sgx_name)
-explorer.figure.observe(lambda c: _sgx_log.append(("sent", _sgx_time.time(), c["new"])), "_last_trace_edit_id")
-explorer.figure.observe(lambda c: c["new"] and _sgx_log.append(("ack", _sgx_time.time(), c["new"]["trace_edit_id"])),
-                        "_js2py_traceDeltas")
+for _sgx_tag, _sgx_figure in (("", explorer.figure), ("lens ", explorer.lens_figure)):
+    _sgx_figure.observe(lambda c, tag=_sgx_tag: _sgx_log.append((tag + "sent", _sgx_time.time(), c["new"])),
+                        "_last_trace_edit_id")
+    _sgx_figure.observe(lambda c, tag=_sgx_tag: c["new"] and _sgx_log.append(
+        (tag + "ack", _sgx_time.time(), c["new"]["trace_edit_id"])), "_js2py_traceDeltas")
+    _sgx_figure.observe(lambda c, tag=_sgx_tag: c["new"] and _sgx_log.append(
+        (tag + "relayout", _sgx_time.time(), False)), "_js2py_relayout")
 """
 
 
@@ -119,16 +123,19 @@ def kernel_timeline(log, t_up_wall: float) -> str:
     starts = [t for name, t, _ in log if name == "_start_drawing"]
     finals = [t for name, t, final in log if name == "_draw_records" and final]
     curves = [t for name, t, _ in log if name == "_draw_surrogate"]
-    sent = {edit: t for name, t, edit in log if name == "sent"}
-    acks = {}
-    for name, t, edit in log:
-        if name == "ack":
-            acks.setdefault(edit, t)
-    waits = [acks[e] - t for e, t in sent.items() if e in acks]
-    lost = [e for e in sent if e not in acks and not any(a > e for a in acks)]
-    print(f"  kernel: {len(sent)} trace updates sent, {len(waits)} acknowledged by their own id "
-          f"(update to acknowledgement: median {statistics.median(waits) * 1e3 if waits else 0:.0f} ms, "
-          f"max {max(waits, default=0) * 1e3:.0f} ms), {len(lost)} never acknowledged")
+    for tag, which in (("", "training figure"), ("lens ", "v figure (surrogate, lens)")):
+        sent = {edit: t for name, t, edit in log if name == tag + "sent"}
+        acks = {}
+        for name, t, edit in log:
+            if name == tag + "ack":
+                acks.setdefault(edit, t)
+        waits = [acks[e] - t for e, t in sent.items() if e in acks]
+        lost = [e for e in sent if e not in acks and not any(a > e for a in acks)]
+        relayouts = sum(name == tag + "relayout" for name, _, _ in log)
+        print(f"  kernel, {which}: {len(sent)} trace updates sent, {len(waits)} acknowledged by their own id "
+              f"(update to acknowledgement: median {statistics.median(waits) * 1e3 if waits else 0:.0f} ms, "
+              f"max {max(waits, default=0) * 1e3:.0f} ms), {len(lost)} never acknowledged; "
+              f"{relayouts} relayouts reported by the page")
     return (f"{len(changes)} values received (last at {at(changes[-1]) if changes else '-'}), "
             f"{len(curves)} surrogate redraws, last run started at {at(starts[-1]) if starts else '-'}, "
             f"drawn complete at {at(finals[-1]) if finals else '-'} (after the mouse-up)")

@@ -606,7 +606,14 @@ def _private_cache_dir() -> str:
 
 
 def _compiler() -> Optional[str]:
-    return shutil.which(os.environ.get("CC", "cc"))
+    return _find_compiler(os.environ.get("CC", "cc"))
+
+
+@functools.lru_cache(maxsize=8)
+def _find_compiler(name: str) -> Optional[str]:
+    # once per name: every training step asks (kernels_for), and a PATH search stats each of
+    # its folders, about 0.1 ms a step here (a compiler installed later needs a new process)
+    return shutil.which(name)
 
 
 @functools.lru_cache(maxsize=1)

@@ -103,6 +103,7 @@ _BASE_TRACES = _SMOOTH_LOSS + 1
 # under it on the same v axis. A figure of its own, so that a drag redraws only it: plotly.js
 # recomputes every trace and axis of a figure on any update (benchmarks/bench_drag.py).
 _SURROGATE, _MEMBRANE = 0, 1
+LENS_TITLE = "the v axis: what the surrogate acts on"
 #: The page's classes of the two figures (what browser tests and benchmarks select).
 TRAINING_FIGURE_CLASS, LENS_FIGURE_CLASS = "sgx-training-figure", "sgx-lens-figure"
 #: The test sample whose hidden activity is drawn (fixed, so the picture changes only with training).
@@ -223,8 +224,8 @@ def _new_lens_figure() -> go.FigureWidget:
     for index, colour in enumerate(_LAYER_COLOURS):  # the lens: v histograms under the surrogate
         figure.add_scatter(x=empty, y=empty, name=f"v of hidden {index + 1}", line_shape="hvh",
                            line=dict(color=colour, width=1.5), row=2, col=1)
-    figure.update_layout(height=460, template="plotly_white",
-                         margin=dict(l=50, r=20, t=40, b=40), legend=dict(orientation="h", y=-0.2))
+    figure.update_layout(height=480, template="plotly_white", title=dict(text=LENS_TITLE, font=dict(size=13)),
+                         margin=dict(l=50, r=20, t=70, b=40), legend=dict(orientation="h", y=-0.2))
     figure.update_xaxes(title_text="v_mem", row=1, col=1)
     figure.update_xaxes(title_text="v_mem (same axis as the surrogate)", matches="x", row=2, col=1)
     figure.update_yaxes(title_text="fraction per bin", row=2, col=1)
