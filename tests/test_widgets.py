@@ -668,6 +668,18 @@ def test_a_slider_held_still_settles_and_trains_without_the_release():
     assert explorer.lens_figure.slider_held and explorer.runs_finished == 2
     assert explorer.config.surrogate.grad_scale == scale.value
 
+    async def next_drag():  # another cell's event loop: the wait for a release works there too
+        explorer.held_settle_s = 60.0
+        browser_sets(scale, index=scale.index - 1)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert explorer.runs_started == 2  # still held: waiting
+        page_says(explorer.lens_figure, "up")
+        await explorer.wait()
+
+    asyncio.run(next_drag())
+    assert explorer.runs_finished == 3 and explorer.config.surrogate.grad_scale == scale.value
+
 
 def test_a_drag_redraws_the_surrogate_at_once_and_trains_only_where_it_rests():
     explorer = tiny_explorer(steps=8)

@@ -142,8 +142,9 @@ function reportSliderDrags(el, model) {
   const onUp = () => { if (held) tell(false); };
   const events = [["pointerdown", onDown], ["pointerup", onUp], ["pointercancel", onUp]];
   for (const [name, handler] of events) document.addEventListener(name, handler, true);
-  return () => {
+  return () => {  // a view removed mid-drag still reports the release
     for (const [name, handler] of events) document.removeEventListener(name, handler, true);
+    if (held) { try { tell(false); } catch (error) { /* the model is closed */ } }
   };
 }
 

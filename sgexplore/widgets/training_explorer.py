@@ -636,17 +636,19 @@ class TrainingExplorer(Explorer):
         value has been held ``held_settle_s`` (from its arrival) without a newer one."""
         settled_at = time.perf_counter() + self.held_settle_s - self.debounce_s
         while self.lens_figure.slider_held:
-            self._released = self._released or asyncio.Event()
+            released = self._released = asyncio.Event()  # of this event loop
             try:
-                await asyncio.wait_for(self._released.wait(), max(0.0, settled_at - time.perf_counter()))
+                await asyncio.wait_for(released.wait(), max(0.0, settled_at - time.perf_counter()))
             except asyncio.TimeoutError:
                 return  # held still: the value has settled
+            finally:
+                if self._released is released:
+                    self._released = None
             await asyncio.sleep(self.debounce_s)
 
     def _on_slider_held(self, change) -> None:
         if not change["new"] and self._released is not None:
             self._released.set()
-            self._released = None
 
     async def _consume(self, session: Iterator[StepRecord], generation: int, paced: bool = False) -> None:
         """Drive ``session`` step by step, yielding to the kernel between steps; a pause keeps
