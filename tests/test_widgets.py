@@ -636,6 +636,8 @@ def test_a_held_slider_trains_only_after_its_release():
     explorer.held_settle_s = 60.0  # and the hold never settles here
     scale = explorer.controls["grad_scale"]
 
+    code_before = explorer.panel.frameworks.translation.code
+
     async def drag():
         page_says(explorer.lens_figure, "down")
         for step in (1, 2, 3):
@@ -643,7 +645,11 @@ def test_a_held_slider_trains_only_after_its_release():
             for _ in range(20):  # the event loop turns: every debounce has long passed
                 await asyncio.sleep(0)
             assert explorer.runs_started == 1, "a run started while the slider was held"
+        # the curve and readout follow the slider; the framework code waits for the release
+        assert explorer.panel.readout.value.startswith(f"<b>peak</b> {format_number(scale.value)} ")
+        assert explorer.panel.frameworks.translation.code == code_before
         page_says(explorer.lens_figure, "up")
+        assert format_number(scale.value) in explorer.panel.frameworks.translation.code
         await explorer.wait()
 
     asyncio.run(drag())

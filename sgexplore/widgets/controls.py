@@ -346,11 +346,17 @@ class SurrogatePanel:
         shown = f"<span style='color:#b00020'>⚠ {html.escape(text)}</span>" if text else ""
         self.message_box.value = shown
 
-    def show_readout(self, peak: float, area: float) -> None:
-        """Peak and area of the surrogate just drawn, and its code in the chosen framework
-        (explorers call this after every successful update, so the controls are valid)."""
+    def show_readout(self, peak: float, area: float, code: bool = True) -> None:
+        """Peak and area of the surrogate just drawn, and (``code``) its code in the chosen
+        framework (explorers call this after every successful update, so the controls are
+        valid; a drag may leave the code for :meth:`show_code` at the release)."""
         self.readout.value = (f"<b>peak</b> {format_number(peak)} &nbsp; "
                               f"<b>area</b> {format_number(area)}")
+        if code:
+            self.show_code()
+
+    def show_code(self) -> None:
+        """The current surrogate's code in the chosen framework."""
         self.frameworks.show(self.build_surrogate(), self.spike_settings()[0])
 
     # -- changing the controls -------------------------------------------------

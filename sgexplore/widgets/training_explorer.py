@@ -315,6 +315,7 @@ class TrainingExplorer(Explorer):
         self._pacer = UpdatePacer(self.figure)
         self._lens_pacer = UpdatePacer(self.lens_figure)  # the surrogate curve follows a drag at its own pace
         self._released: Optional[asyncio.Event] = None  # set when the page reports a slider's release
+        self._code_stale = False  # the framework code waits for a held slider's release
         self.lens_figure.observe(self._on_slider_held, names="slider_held")
         self._streaming = False  # a live task drives the session now (its last draw may wait)
         self._drawn: dict = {}
@@ -647,8 +648,13 @@ class TrainingExplorer(Explorer):
             await asyncio.sleep(self.debounce_s)
 
     def _on_slider_held(self, change) -> None:
-        if not change["new"] and self._released is not None:
+        if change["new"]:
+            return
+        if self._released is not None:
             self._released.set()
+        if self._code_stale:  # the code of the value the drag left
+            self._code_stale = False
+            self.panel.show_code()
 
     async def _consume(self, session: Iterator[StepRecord], generation: int, paced: bool = False) -> None:
         """Drive ``session`` step by step, yielding to the kernel between steps; a pause keeps
@@ -955,8 +961,12 @@ class TrainingExplorer(Explorer):
                 figure.data[_SURROGATE].y = y
                 figure.layout.yaxis.range = padded_range(y)
             self._drawn_grid = grid
+            # while a slider is held, the framework code waits for the release: one message
+            # less per value of a drag (the readout follows)
+            held = self.lens_figure.slider_held
             self.panel.show_readout(config.surrogate.peak(config.spike_threshold),
-                                    config.surrogate.area(config.spike_threshold))
+                                    config.surrogate.area(config.spike_threshold), code=not held)
+            self._code_stale = held
 
     def _config_from_controls(self) -> TrainConfig:
         spike_threshold, mode, _ = self.panel.spike_settings()
