@@ -33,7 +33,7 @@ __all__ = ["CompactFigureWidget", "FIGURE_BOX_CLASS", "compact_esm", "refresh_sn
 _SCALE_AXIS = "surrogate peak (scale)"
 
 
-#: The class of the box an explorer puts its figure in (its parent holds the controls too).
+#: The class of the box an explorer puts its figures in (its parent holds the controls too).
 FIGURE_BOX_CLASS = "sgx-figure"
 # The key of the page's message about a pointer on a slider beside the figure ("down"/"up").
 _POINTER_KEY = "sgexplore_slider_pointer"

@@ -214,7 +214,7 @@ def _new_figure() -> go.FigureWidget:
 def _new_lens_figure() -> go.FigureWidget:
     """The v figure: the surrogate dS/dv, and under it on the same v axis where each hidden
     layer's membrane potentials are (the lens)."""
-    layout = make_subplots(rows=2, cols=1, vertical_spacing=0.2, shared_xaxes=False,
+    layout = make_subplots(rows=2, cols=1, vertical_spacing=0.2,
                            subplot_titles=("surrogate dS/dv",
                                            "where the membrane potentials are (last recorded step)"))
     figure = CompactFigureWidget(layout)
